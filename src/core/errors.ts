@@ -1,0 +1,86 @@
+/**
+ * The one error registry. Every error that crosses a process boundary (HTTP,
+ * CLI exit, agent channel) carries one of these stable codes. Add new codes
+ * here only; never invent a code string elsewhere.
+ */
+export const ERRORS = {
+  // request shape and authentication
+  E_BAD_REQUEST: { status: 400, exit: 2, summary: 'the request is malformed' },
+  E_VALIDATION: { status: 400, exit: 2, summary: 'a field has an invalid value' },
+  E_UNAUTHENTICATED: { status: 401, exit: 3, summary: 'authentication is required or failed' },
+  E_TOKEN_EXPIRED: { status: 401, exit: 3, summary: 'the session token has expired' },
+  E_FORBIDDEN: { status: 403, exit: 4, summary: 'not allowed by permissions' },
+  E_NOT_FOUND: { status: 404, exit: 5, summary: 'no such object' },
+  E_ROUTE_NOT_FOUND: { status: 404, exit: 5, summary: 'no such API route' },
+  E_CONFLICT: { status: 409, exit: 6, summary: 'the object changed or conflicts with another' },
+  E_REVISION_MISMATCH: { status: 409, exit: 6, summary: 'stale revision (If-Match)' },
+  E_NAME_TAKEN: { status: 409, exit: 6, summary: 'the name is already used' },
+  E_IN_USE: { status: 409, exit: 6, summary: 'the object is in use' },
+  E_PRECONDITION_REQUIRED: { status: 428, exit: 2, summary: 'If-Match header required' },
+  E_PAYLOAD_TOO_LARGE: { status: 413, exit: 2, summary: 'the request body is too large' },
+  E_RATE_LIMITED: { status: 429, exit: 7, summary: 'too many requests' },
+  // templates
+  E_TEMPLATE_SYNTAX: { status: 400, exit: 2, summary: 'the template has a syntax error' },
+  E_TEMPLATE_INVALID: { status: 400, exit: 2, summary: 'the template has an invalid attribute' },
+  E_TEMPLATE_SUBSTITUTION: { status: 400, exit: 2, summary: 'a $VARIABLE could not be resolved' },
+  E_USER_INPUT: { status: 400, exit: 2, summary: 'a user input answer is missing or invalid' },
+  E_EXPRESSION_SYNTAX: { status: 400, exit: 2, summary: 'a requirement or rank expression is malformed' },
+  // VM lifecycle
+  E_VM_ACTION_STATE: { status: 409, exit: 6, summary: 'the action is not allowed in the current state' },
+  E_VM_ACTION_UNKNOWN: { status: 400, exit: 2, summary: 'no such VM action' },
+  E_HOST_REQUIRED: { status: 400, exit: 2, summary: 'the action needs a target host' },
+  // users and groups
+  E_USER_PASSWORD: { status: 400, exit: 2, summary: 'the password does not meet requirements' },
+  E_GROUP_NOT_EMPTY: { status: 409, exit: 6, summary: 'the group still has members' },
+  E_PROTECTED: { status: 403, exit: 4, summary: 'built-in objects cannot be removed' },
+  // server side
+  E_UNAVAILABLE: { status: 503, exit: 8, summary: 'the service is not ready' },
+  E_INTERNAL: { status: 500, exit: 1, summary: 'internal error' },
+} as const satisfies Record<string, { status: number; exit: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A position inside a template or expression source, 1-based. */
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+export type ErrorDetails = Record<string, unknown>;
+
+/**
+ * The one error type of ONEedge. `code` is stable and documented; `message`
+ * is for people; `details` is structured data (e.g. `{line, column}`).
+ */
+export class OneError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OneError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  /** Adds short lowercase context in front of the message, keeping code and cause. */
+  wrap(context: string): OneError {
+    return new OneError(this.code, `${context}: ${this.message}`, this.details, { cause: this });
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: ErrorDetails } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+export function isOneError(err: unknown): err is OneError {
+  return err instanceof OneError;
+}
