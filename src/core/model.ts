@@ -1,0 +1,150 @@
+import type { Template } from './template/types.js';
+
+/**
+ * The pooled object kinds of ONEedge, named as OpenNebula names its pools.
+ * Every kind shares one row shape ({@link PoolObject}); kind-specific data
+ * lives in `body` (see the `*Body` types below), whose snake_case keys are
+ * exactly the fields the REST API shows.
+ */
+export const OBJECT_KINDS = [
+  'user',
+  'group',
+  'cluster',
+  'host',
+  'datastore',
+  'image',
+  'vnet',
+  'template',
+  'vm',
+] as const;
+export type ObjectKind = (typeof OBJECT_KINDS)[number];
+
+/** Names unique across the whole pool (else unique per owner, like OpenNebula). */
+export const GLOBAL_NAME_KINDS: ReadonlySet<ObjectKind> = new Set(['user', 'group', 'cluster', 'host', 'datastore']);
+
+/** Kinds whose names need not be unique at all. */
+export const NON_UNIQUE_NAME_KINDS: ReadonlySet<ObjectKind> = new Set(['vm']);
+
+export interface UserBody {
+  /** Secondary groups; the primary group is the row's gid. */
+  groups: number[];
+  enabled: boolean;
+  auth_driver: 'core';
+  /** scrypt hash, `scrypt$N$r$p$salt$hash` (base64). Never leaves the server. */
+  password_hash: string;
+}
+
+export type GroupBody = Record<string, never>;
+export type ClusterBody = Record<string, never>;
+
+export interface HostBody {
+  cluster_id: number;
+  im_mad: string;
+  vm_mad: string;
+}
+
+export type DatastoreType = 'IMAGE' | 'SYSTEM' | 'FILE';
+export interface DatastoreBody {
+  type: DatastoreType;
+  ds_mad: string;
+  tm_mad: string;
+  cluster_ids: number[];
+}
+
+export const IMAGE_TYPES = ['OS', 'CDROM', 'DATABLOCK', 'KERNEL', 'RAMDISK', 'CONTEXT'] as const;
+export type ImageType = (typeof IMAGE_TYPES)[number];
+export interface ImageBody {
+  type: ImageType;
+  datastore_id: number;
+  persistent: boolean;
+  format: string;
+  size_mb: number;
+  source: string;
+  running_vms: number[];
+}
+
+export interface VnetBody {
+  cluster_ids: number[];
+  vn_mad: string;
+  bridge: string;
+}
+
+export type TemplateBody = Record<string, never>;
+
+export interface VmHistoryRecord {
+  seq: number;
+  host_id: number;
+  host_name: string;
+  ds_id: number;
+  action: string;
+  stime: number;
+  etime: number;
+}
+
+export interface VmBody {
+  template_id: number | null;
+  host_id: number | null;
+  host_name: string | null;
+  /** The host operation the lifecycle controller must run in the current transient state. */
+  pending_op: string | null;
+  resched: boolean;
+  sched_message: string;
+  history: VmHistoryRecord[];
+  /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */
+  user_template: Template;
+  stime: number;
+  etime: number;
+}
+
+export interface KindBodies {
+  user: UserBody;
+  group: GroupBody;
+  cluster: ClusterBody;
+  host: HostBody;
+  datastore: DatastoreBody;
+  image: ImageBody;
+  vnet: VnetBody;
+  template: TemplateBody;
+  vm: VmBody;
+}
+
+/** One stored object, as the store hands it out. */
+export interface PoolObject<K extends ObjectKind = ObjectKind> {
+  kind: K;
+  id: number;
+  name: string;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  perms: number;
+  /** Numeric state; for VMs OpenNebula's STATE, for hosts/images their state. */
+  state: number;
+  /** VM LCM_STATE; 0 for every other kind. */
+  lcmState: number;
+  template: Template;
+  body: KindBodies[K];
+  revision: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The fields a create call supplies; the store fills id, revision and timestamps. */
+export type NewPoolObject<K extends ObjectKind = ObjectKind> = Omit<
+  PoolObject<K>,
+  'id' | 'revision' | 'createdAt' | 'updatedAt' | 'kind'
+> & { id?: number };
+
+export const IMAGE_STATES = {
+  INIT: 0,
+  READY: 1,
+  USED: 2,
+  DISABLED: 3,
+  LOCKED: 4,
+  ERROR: 5,
+  CLONE: 6,
+  DELETE: 7,
+  USED_PERS: 8,
+  LOCKED_USED: 9,
+  LOCKED_USED_PERS: 10,
+} as const;

@@ -1,0 +1,68 @@
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { OneError } from '../core/errors.js';
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  kind: DatabaseConfig['kind'];
+  close(): Promise<void>;
+}
+
+const PG_INT8 = 20;
+
+/**
+ * Opens the store's database and brings its schema up to date. SQLite runs in
+ * WAL mode with synchronous=NORMAL (durable across process crashes, which is
+ * what `kill -9` tests); PostgreSQL returns BIGINT columns as numbers since
+ * every bigint we store is a millisecond timestamp.
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
+  const db = config.kind === 'sqlite' ? openSqlite(config.path) : openPostgres(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, kind: config.kind, close: () => db.destroy() };
+}
+
+function openSqlite(path: string): Kysely<Database> {
+  const sqlite = new SQLite(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+function openPostgres(config: { url: string; poolSize?: number }): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize ?? 10,
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === PG_INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
+    },
+  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'oneedge_migrations',
+    migrationLockTableName: 'oneedge_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new OneError('E_INTERNAL', `database migration ${failed} failed`, { migration: failed }, { cause: error });
+  }
+}

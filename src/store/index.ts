@@ -1,0 +1,27 @@
+import { type DatabaseConfig, openDatabase } from './database.js';
+import { ObjectStore } from './object-store.js';
+import { TokenStore } from './token-store.js';
+
+export type { DatabaseConfig } from './database.js';
+export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, TxStore } from './object-store.js';
+export { ObjectStore, rowToObject } from './object-store.js';
+export type { StoredToken } from './token-store.js';
+export { TokenStore } from './token-store.js';
+
+/** Everything the server needs from persistence. */
+export interface Store {
+  kind: DatabaseConfig['kind'];
+  objects: ObjectStore;
+  tokens: TokenStore;
+  close(): Promise<void>;
+}
+
+export async function openStore(config: DatabaseConfig): Promise<Store> {
+  const opened = await openDatabase(config);
+  return {
+    kind: opened.kind,
+    objects: new ObjectStore(opened.db),
+    tokens: new TokenStore(opened.db),
+    close: opened.close,
+  };
+}

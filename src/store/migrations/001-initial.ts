@@ -1,0 +1,58 @@
+import type { Kysely, Migration } from 'kysely';
+import { OBJECT_KINDS, type ObjectKind } from '../../core/model.js';
+import { TABLE_OF } from '../tables.js';
+
+/** One table per object kind with the common row shape, plus ids and tokens. */
+export const initial: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    for (const kind of OBJECT_KINDS) {
+      const table = TABLE_OF[kind];
+      let create = db.schema
+        .createTable(table)
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('uid', 'integer', (c) => c.notNull())
+        .addColumn('gid', 'integer', (c) => c.notNull())
+        .addColumn('uname', 'text', (c) => c.notNull())
+        .addColumn('gname', 'text', (c) => c.notNull())
+        .addColumn('perms', 'integer', (c) => c.notNull())
+        .addColumn('state', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('lcm_state', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull());
+      if (kind === 'vm') create = create.addColumn('host_id', 'integer');
+      await create.execute();
+      await nameIndex(db, kind, table);
+      await db.schema.createIndex(`${table}_uid`).on(table).column('uid').execute();
+      await db.schema.createIndex(`${table}_gid`).on(table).column('gid').execute();
+    }
+    await db.schema.createIndex('vms_state').on('vms').columns(['state', 'lcm_state']).execute();
+    await db.schema.createIndex('vms_host').on('vms').column('host_id').execute();
+    await db.schema
+      .createTable('pool_control')
+      .addColumn('kind', 'text', (c) => c.primaryKey())
+      .addColumn('last_oid', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('tokens_uid').on('tokens').column('uid').execute();
+  },
+};
+
+async function nameIndex(db: Kysely<unknown>, kind: ObjectKind, table: string): Promise<void> {
+  if (kind === 'vm') {
+    await db.schema.createIndex(`${table}_name`).on(table).column('name').execute();
+  } else if (kind === 'user' || kind === 'group' || kind === 'cluster' || kind === 'host' || kind === 'datastore') {
+    await db.schema.createIndex(`${table}_name`).on(table).column('name').unique().execute();
+  } else {
+    await db.schema.createIndex(`${table}_name_uid`).on(table).columns(['name', 'uid']).unique().execute();
+  }
+}

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds, freshDatabase, type TestDatabase } from '../../test/support/databases.js';
+import { OneError } from '../core/errors.js';
+import type { NewPoolObject, PoolObject } from '../core/model.js';
+import type { Principal } from '../core/permissions.js';
+import { type ChangeEvent, openStore, type Store } from './index.js';
+
+function template(name: string, uid = 1, gid = 1, perms = 0o600): NewPoolObject<'template'> {
+  return {
+    name,
+    uid,
+    gid,
+    uname: `u${uid}`,
+    gname: `g${gid}`,
+    perms,
+    state: 0,
+    lcmState: 0,
+    template: { MEMORY: '128', DISK: [{ IMAGE_ID: '0' }, { IMAGE_ID: '1' }] },
+    body: {},
+  };
+}
+
+function vm(name: string, host_id: number | null, state = 1): NewPoolObject<'vm'> {
+  return {
+    name,
+    uid: 1,
+    gid: 1,
+    uname: 'u1',
+    gname: 'g1',
+    perms: 0o600,
+    state,
+    lcmState: 0,
+    template: { MEMORY: '64' },
+    body: {
+      template_id: null,
+      host_id,
+      host_name: null,
+      pending_op: null,
+      resched: false,
+      sched_message: '',
+      history: [],
+      user_template: {},
+      stime: 0,
+      etime: 0,
+    },
+  };
+}
+
+const user = (uid: number, groups: number[]): Principal => ({
+  uid,
+  gid: groups[0] ?? 1,
+  groups,
+  admin: false,
+  name: `u${uid}`,
+});
+
+for (const label of databaseKinds()) {
+  describe(`object store on ${label}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+    const events: ChangeEvent[] = [];
+
+    before(async () => {
+      tdb = await freshDatabase(label);
+      store = await openStore(tdb.config);
+      store.objects.onChange((e) => events.push(e));
+    });
+    after(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    test('ids start at 0 per kind, are never reused, and round-trip every field', async () => {
+      const a = await store.objects.create('template', template('a'));
+      const b = await store.objects.create('template', template('b'));
+      assert.equal(a.id, 0);
+      assert.equal(b.id, 1);
+      await store.objects.delete('template', b.id);
+      const c = await store.objects.create('template', template('c'));
+      assert.equal(c.id, 2);
+      const got = await store.objects.get('template', a.id);
+      assert.deepEqual(got, a);
+      assert.equal(got?.revision, 1);
+    });
+
+    test('compare-and-set update bumps the revision and refuses a stale one, changing nothing', async () => {
+      const t = await store.objects.create('template', template('cas'));
+      const u = await store.objects.update('template', t.id, 1, (o) => ({ ...o, template: { MEMORY: '256' } }));
+      assert.equal(u.revision, 2);
+      await assert.rejects(
+        store.objects.update('template', t.id, 1, (o) => ({ ...o, template: { MEMORY: '999' } })),
+        (e: unknown) => e instanceof OneError && e.code === 'E_REVISION_MISMATCH' && e.details.revision === 2,
+      );
+      const now = await store.objects.get('template', t.id);
+      assert.deepEqual(now?.template, { MEMORY: '256' });
+      assert.equal(now?.revision, 2);
+    });
+
+    test('names are unique per owner for templates and globally for users', async () => {
+      await store.objects.create('template', template('dup', 5));
+      await store.objects.create('template', template('dup', 6));
+      await assert.rejects(
+        store.objects.create('template', template('dup', 5)),
+        (e: unknown) => e instanceof OneError && e.code === 'E_NAME_TAKEN',
+      );
+    });
+
+    test('a failed transaction leaves nothing behind and publishes nothing', async () => {
+      const before = await store.objects.count('template');
+      const seen = events.length;
+      await assert.rejects(
+        store.objects.transaction(async (tx) => {
+          await tx.create('template', template('tx1', 9));
+          await tx.create('template', template('tx1', 9));
+        }),
+        (e: unknown) => e instanceof OneError && e.code === 'E_NAME_TAKEN',
+      );
+      assert.equal(await store.objects.count('template'), before);
+      assert.equal(events.length, seen);
+    });
+
+    test('visibility follows owner/group/other USE bits', async () => {
+      const own = await store.objects.create('template', template('vis-own', 20, 20, 0o600));
+      const grp = await store.objects.create('template', template('vis-grp', 21, 30, 0o640));
+      const oth = await store.objects.create('template', template('vis-oth', 22, 31, 0o604));
+      const hidden = await store.objects.create('template', template('vis-hidden', 23, 30, 0o600));
+      const ids = (p: Principal) =>
+        store.objects.list('template', { visibleTo: p }).then((l: PoolObject[]) => new Set(l.map((o) => o.id)));
+      const u20 = await ids(user(20, [20]));
+      assert.ok(u20.has(own.id) && !u20.has(grp.id) && u20.has(oth.id) && !u20.has(hidden.id));
+      const u40 = await ids(user(40, [30]));
+      assert.ok(!u40.has(own.id) && u40.has(grp.id) && u40.has(oth.id) && !u40.has(hidden.id));
+      const admin = await ids({ ...user(0, [0]), admin: true });
+      assert.ok(admin.has(hidden.id));
+    });
+
+    test('keyset pagination walks every row exactly once', async () => {
+      for (let i = 0; i < 25; i++) await store.objects.create('vm', vm(`p${i}`, i % 3));
+      const seen: number[] = [];
+      let after: number | undefined;
+      for (;;) {
+        const page = await store.objects.list('vm', after === undefined ? { limit: 7 } : { limit: 7, after });
+        if (page.length === 0) break;
+        seen.push(...page.map((v) => v.id));
+        after = page.at(-1)?.id;
+      }
+      assert.equal(seen.length, 25);
+      assert.equal(new Set(seen).size, 25);
+      assert.equal((await store.objects.list('vm', { hostId: 1 })).length, 8);
+    });
+
+    test('DONE VMs are hidden from lists unless asked for', async () => {
+      const done = await store.objects.create('vm', vm('gone', null, 6));
+      const listed = await store.objects.list('vm');
+      assert.ok(!listed.some((v) => v.id === done.id));
+      const all = await store.objects.list('vm', { includeDone: true });
+      assert.ok(all.some((v) => v.id === done.id));
+    });
+
+    test('change events carry kind, op, id and revision after commit', async () => {
+      const seen = events.length;
+      const t = await store.objects.create('template', template('ev'));
+      await store.objects.update('template', t.id, undefined, (o) => o);
+      await store.objects.delete('template', t.id);
+      assert.deepEqual(
+        events.slice(seen).map((e) => [e.kind, e.op, e.id, e.revision]),
+        [
+          ['template', 'create', t.id, 1],
+          ['template', 'update', t.id, 2],
+          ['template', 'delete', t.id, 3],
+        ],
+      );
+    });
+
+    test('tokens are stored by hash and expire', async () => {
+      await store.tokens.put('h1', 3, Date.now() + 60_000);
+      await store.tokens.put('h2', 3, Date.now() - 1);
+      assert.equal((await store.tokens.get('h1'))?.uid, 3);
+      assert.equal(await store.tokens.purgeExpired(), 1);
+      assert.equal(await store.tokens.get('h2'), undefined);
+    });
+  });
+}

@@ -1,0 +1,361 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { OneError } from '../core/errors.js';
+import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/model.js';
+import type { Principal } from '../core/permissions.js';
+import type { Template } from '../core/template/types.js';
+import type { Database, ObjectTable, VmTable } from './schema.js';
+import { TABLE_OF } from './tables.js';
+
+export type ChangeOp = 'create' | 'update' | 'delete';
+
+/** Published after the transaction that made the change commits. */
+export interface ChangeEvent {
+  kind: ObjectKind;
+  op: ChangeOp;
+  id: number;
+  revision: number;
+  uid: number;
+  gid: number;
+  perms: number;
+  state: number;
+  lcmState: number;
+}
+
+export interface ListQuery {
+  /** Only objects this principal may USE (admins see everything). */
+  visibleTo?: Principal;
+  /** mine: owned by visibleTo; group: in one of its groups; all (default): every visible one. */
+  scope?: 'mine' | 'group' | 'all';
+  /** Keyset pagination: ids greater than this. */
+  after?: number;
+  /** Maximum rows; 0 or undefined = no limit. */
+  limit?: number;
+  /** VMs: exclude DONE unless true. */
+  includeDone?: boolean;
+  /** Exact STATE filter. */
+  state?: number;
+  hostId?: number;
+  uid?: number;
+  gid?: number;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+type AnyRow = ObjectTable & Partial<Pick<VmTable, 'host_id'>>;
+
+const VM_DONE = 6;
+const OWNER_USE = 0o400;
+const GROUP_USE = 0o040;
+const OTHER_USE = 0o004;
+
+/**
+ * Repository for every pooled object kind. All kinds share one row shape, so
+ * one implementation serves them all; kind-specific data is JSON in `body`.
+ * Writes use compare-and-set on `revision`; ids come from `pool_control`
+ * and are never reused.
+ */
+export class ObjectStore {
+  private readonly listeners = new Set<(e: ChangeEvent) => void>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  onChange(listener: (e: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs `fn` in one database transaction. Change events are published only
+   * after commit, and not at all on rollback. Nested calls join the outer one.
+   */
+  async transaction<T>(fn: (tx: TxStore) => Promise<T>): Promise<T> {
+    const events: ChangeEvent[] = [];
+    const result = await this.db.transaction().execute(async (trx) => fn(new TxStore(trx, events)));
+    for (const e of events) this.publish(e);
+    return result;
+  }
+
+  async get<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K> | undefined> {
+    return getObject(this.db, kind, id);
+  }
+
+  /** The raw row, for the API's zero-copy JSON path. */
+  async getRow(kind: ObjectKind, id: number): Promise<AnyRow | undefined> {
+    return getRow(this.db, kind, id);
+  }
+
+  async getByName<K extends ObjectKind>(kind: K, name: string, uid?: number): Promise<PoolObject<K> | undefined> {
+    let q = this.db
+      .selectFrom(TABLE_OF[kind] as 'users')
+      .selectAll()
+      .where('name', '=', name);
+    if (uid !== undefined) q = q.where('uid', '=', uid);
+    const row = await q.orderBy('id').limit(1).executeTakeFirst();
+    return row ? rowToObject(kind, row) : undefined;
+  }
+
+  async listRows(kind: ObjectKind, query: ListQuery = {}): Promise<AnyRow[]> {
+    return listRows(this.db, kind, query);
+  }
+
+  async list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
+    return (await listRows(this.db, kind, query)).map((r) => rowToObject(kind, r));
+  }
+
+  async count(kind: ObjectKind, query: ListQuery = {}): Promise<number> {
+    const { limit: _l, after: _a, ...rest } = query;
+    let q = this.db.selectFrom(TABLE_OF[kind] as 'users').select((eb) => eb.fn.countAll<number>().as('n'));
+    q = applyFilters(q, kind, rest);
+    const row = await q.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async create<K extends ObjectKind>(kind: K, obj: NewPoolObject<K>): Promise<PoolObject<K>> {
+    return this.transaction((tx) => tx.create(kind, obj));
+  }
+
+  async update<K extends ObjectKind>(
+    kind: K,
+    id: number,
+    expectedRevision: number | undefined,
+    mutate: (current: PoolObject<K>) => PoolObject<K> | Promise<PoolObject<K>>,
+  ): Promise<PoolObject<K>> {
+    return this.transaction((tx) => tx.update(kind, id, expectedRevision, mutate));
+  }
+
+  async delete(kind: ObjectKind, id: number, expectedRevision?: number): Promise<void> {
+    await this.transaction((tx) => tx.delete(kind, id, expectedRevision));
+  }
+
+  private publish(e: ChangeEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}
+
+/** The store's operations bound to one open transaction. */
+export class TxStore {
+  constructor(
+    readonly trx: Transaction<Database>,
+    private readonly events: ChangeEvent[],
+  ) {}
+
+  get<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K> | undefined> {
+    return getObject(this.trx, kind, id);
+  }
+
+  async mustGet<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K>> {
+    const obj = await getObject(this.trx, kind, id);
+    if (!obj) throw notFound(kind, id);
+    return obj;
+  }
+
+  list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
+    return listRows(this.trx, kind, query).then((rows) => rows.map((r) => rowToObject(kind, r)));
+  }
+
+  async create<K extends ObjectKind>(kind: K, obj: NewPoolObject<K>): Promise<PoolObject<K>> {
+    const id = obj.id ?? (await nextId(this.trx, kind));
+    if (obj.id !== undefined) await bumpId(this.trx, kind, obj.id);
+    const now = Date.now();
+    const created: PoolObject<K> = { ...obj, kind, id, revision: 1, createdAt: now, updatedAt: now };
+    await checkName(this.trx, created);
+    await this.trx
+      .insertInto(TABLE_OF[kind] as 'vms')
+      .values(objectToRow(created))
+      .execute();
+    this.events.push(changeEvent(created, 'create'));
+    return created;
+  }
+
+  async update<K extends ObjectKind>(
+    kind: K,
+    id: number,
+    expectedRevision: number | undefined,
+    mutate: (current: PoolObject<K>) => PoolObject<K> | Promise<PoolObject<K>>,
+  ): Promise<PoolObject<K>> {
+    const current = await this.mustGet(kind, id);
+    if (expectedRevision !== undefined && current.revision !== expectedRevision) throw staleRevision(kind, current);
+    const next = await mutate(structuredClone(current));
+    const updated: PoolObject<K> = { ...next, kind, id, revision: current.revision + 1, updatedAt: Date.now() };
+    if (updated.name !== current.name || updated.uid !== current.uid) await checkName(this.trx, updated);
+    const { id: _id, created_at: _c, ...values } = objectToRow(updated);
+    const res = await this.trx
+      .updateTable(TABLE_OF[kind] as 'vms')
+      .set(values)
+      .where('id', '=', id)
+      .where('revision', '=', current.revision)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw staleRevision(kind, current);
+    this.events.push(changeEvent(updated, 'update'));
+    return updated;
+  }
+
+  async delete(kind: ObjectKind, id: number, expectedRevision?: number): Promise<void> {
+    const current = await this.mustGet(kind, id);
+    if (expectedRevision !== undefined && current.revision !== expectedRevision) throw staleRevision(kind, current);
+    await this.trx
+      .deleteFrom(TABLE_OF[kind] as 'users')
+      .where('id', '=', id)
+      .execute();
+    this.events.push(changeEvent({ ...current, revision: current.revision + 1 }, 'delete'));
+  }
+}
+
+function notFound(kind: ObjectKind, id: number): OneError {
+  return new OneError('E_NOT_FOUND', `${kind} ${id} does not exist`, { kind, id });
+}
+
+function staleRevision(kind: ObjectKind, current: PoolObject): OneError {
+  return new OneError(
+    'E_REVISION_MISMATCH',
+    `${kind} ${current.id} was changed by someone else (revision is now ${current.revision})`,
+    { kind, id: current.id, revision: current.revision },
+  );
+}
+
+async function getRow(db: Db, kind: ObjectKind, id: number): Promise<AnyRow | undefined> {
+  return db
+    .selectFrom(TABLE_OF[kind] as 'vms')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+async function getObject<K extends ObjectKind>(db: Db, kind: K, id: number): Promise<PoolObject<K> | undefined> {
+  const row = await getRow(db, kind, id);
+  return row ? rowToObject(kind, row) : undefined;
+}
+
+function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: ObjectKind, query: ListQuery): Q {
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's builder type differs per table; the columns are common
+  let b = q as any;
+  const who = query.visibleTo;
+  if (who && !who.admin) {
+    const groups = who.groups.length > 0 ? who.groups : [-1];
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    b = b.where((eb: any) =>
+      eb.or([
+        eb.and([eb('uid', '=', who.uid), eb(sql`perms & ${OWNER_USE}`, '!=', 0)]),
+        eb.and([eb('gid', 'in', groups), eb(sql`perms & ${GROUP_USE}`, '!=', 0)]),
+        eb(sql`perms & ${OTHER_USE}`, '!=', 0),
+      ]),
+    );
+  }
+  if (who && query.scope === 'mine') b = b.where('uid', '=', who.uid);
+  if (who && query.scope === 'group') b = b.where('gid', 'in', who.groups.length > 0 ? who.groups : [-1]);
+  if (kind === 'vm' && !query.includeDone && query.state === undefined) b = b.where('state', '!=', VM_DONE);
+  if (query.state !== undefined) b = b.where('state', '=', query.state);
+  if (query.hostId !== undefined && kind === 'vm') b = b.where('host_id', '=', query.hostId);
+  if (query.uid !== undefined) b = b.where('uid', '=', query.uid);
+  if (query.gid !== undefined) b = b.where('gid', '=', query.gid);
+  if (query.after !== undefined) b = b.where('id', '>', query.after);
+  return b as Q;
+}
+
+async function listRows(db: Db, kind: ObjectKind, query: ListQuery): Promise<AnyRow[]> {
+  let q = db
+    .selectFrom(TABLE_OF[kind] as 'vms')
+    .selectAll()
+    .orderBy('id');
+  q = applyFilters(q, kind, query);
+  if (query.limit) q = q.limit(query.limit);
+  return q.execute();
+}
+
+async function nextId(trx: Transaction<Database>, kind: ObjectKind): Promise<number> {
+  const row = await trx
+    .updateTable('pool_control')
+    .set((eb) => ({ last_oid: eb('last_oid', '+', 1) }))
+    .where('kind', '=', kind)
+    .returning('last_oid')
+    .executeTakeFirst();
+  if (row) return row.last_oid;
+  await trx.insertInto('pool_control').values({ kind, last_oid: 0 }).execute();
+  return 0;
+}
+
+/** Keeps pool_control ahead of an explicitly chosen id (bootstrap objects). */
+async function bumpId(trx: Transaction<Database>, kind: ObjectKind, id: number): Promise<void> {
+  const row = await trx.selectFrom('pool_control').select('last_oid').where('kind', '=', kind).executeTakeFirst();
+  if (!row) await trx.insertInto('pool_control').values({ kind, last_oid: id }).execute();
+  else if (row.last_oid < id)
+    await trx.updateTable('pool_control').set({ last_oid: id }).where('kind', '=', kind).execute();
+}
+
+const GLOBAL_NAMES = new Set<ObjectKind>(['user', 'group', 'cluster', 'host', 'datastore']);
+
+async function checkName(trx: Transaction<Database>, obj: PoolObject): Promise<void> {
+  if (obj.kind === 'vm') return;
+  let q = trx
+    .selectFrom(TABLE_OF[obj.kind] as 'users')
+    .select('id')
+    .where('name', '=', obj.name)
+    .where('id', '!=', obj.id);
+  if (!GLOBAL_NAMES.has(obj.kind)) q = q.where('uid', '=', obj.uid);
+  const clash = await q.executeTakeFirst();
+  if (clash) {
+    throw new OneError('E_NAME_TAKEN', `a ${obj.kind} named '${obj.name}' already exists (id ${clash.id})`, {
+      kind: obj.kind,
+      name: obj.name,
+      id: clash.id,
+    });
+  }
+}
+
+function changeEvent(obj: PoolObject, op: ChangeOp): ChangeEvent {
+  return {
+    kind: obj.kind,
+    op,
+    id: obj.id,
+    revision: obj.revision,
+    uid: obj.uid,
+    gid: obj.gid,
+    perms: obj.perms,
+    state: obj.state,
+    lcmState: obj.lcmState,
+  };
+}
+
+export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObject<K> {
+  return {
+    kind,
+    id: row.id,
+    name: row.name,
+    uid: row.uid,
+    gid: row.gid,
+    uname: row.uname,
+    gname: row.gname,
+    perms: row.perms,
+    state: row.state,
+    lcmState: row.lcm_state,
+    template: JSON.parse(row.template) as Template,
+    body: JSON.parse(row.body) as KindBodies[K],
+    revision: row.revision,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function objectToRow(obj: PoolObject): VmTable {
+  const row: VmTable = {
+    id: obj.id,
+    name: obj.name,
+    uid: obj.uid,
+    gid: obj.gid,
+    uname: obj.uname,
+    gname: obj.gname,
+    perms: obj.perms,
+    state: obj.state,
+    lcm_state: obj.lcmState,
+    template: JSON.stringify(obj.template),
+    body: JSON.stringify(obj.body),
+    revision: obj.revision,
+    created_at: obj.createdAt,
+    updated_at: obj.updatedAt,
+    host_id: null,
+  };
+  if (obj.kind === 'vm') row.host_id = (obj.body as KindBodies['vm']).host_id;
+  else delete (row as Partial<VmTable>).host_id;
+  return row;
+}
+
+export type { AnyRow };

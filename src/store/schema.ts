@@ -1,0 +1,59 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Columns every pooled object table has (one table per object kind). */
+export interface ObjectTable {
+  id: number;
+  name: string;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  perms: number;
+  state: number;
+  lcm_state: number;
+  /** Canonical template, JSON text. */
+  template: string;
+  /** Kind-specific spec/status, JSON text. */
+  body: string;
+  revision: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VmTable extends ObjectTable {
+  host_id: number | null;
+}
+
+export interface PoolControlTable {
+  kind: string;
+  last_oid: number;
+}
+
+export interface TokenTable {
+  token_hash: string;
+  uid: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface MigrationMetaTable {
+  name: string;
+  applied_at: ColumnType<number, number, never>;
+  seq: Generated<number>;
+}
+
+export interface Database {
+  users: ObjectTable;
+  groups: ObjectTable;
+  clusters: ObjectTable;
+  hosts: ObjectTable;
+  datastores: ObjectTable;
+  images: ObjectTable;
+  vnets: ObjectTable;
+  templates: ObjectTable;
+  vms: VmTable;
+  pool_control: PoolControlTable;
+  tokens: TokenTable;
+}
+
+export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens'>;
