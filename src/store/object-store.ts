@@ -152,6 +152,11 @@ export class TxStore {
     return listRows(this.trx, kind, query).then((rows) => rows.map((r) => rowToObject(kind, r)));
   }
 
+  /** Reserves the next id of a kind, for objects whose content depends on their id ($VMID). */
+  allocateId(kind: ObjectKind): Promise<number> {
+    return nextId(this.trx, kind);
+  }
+
   async create<K extends ObjectKind>(kind: K, obj: NewPoolObject<K>): Promise<PoolObject<K>> {
     const id = obj.id ?? (await nextId(this.trx, kind));
     if (obj.id !== undefined) await bumpId(this.trx, kind, obj.id);

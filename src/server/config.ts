@@ -1,0 +1,125 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { OneError } from '../core/errors.js';
+import type { DatabaseConfig } from '../store/index.js';
+
+/**
+ * The front-end's configuration: one schema, defaults in one place (units in
+ * the names), parsed once at start-up and frozen. Sources, strongest first:
+ * command-line flags, then ONEEDGE_* environment variables, then defaults.
+ */
+export interface ServerConfig {
+  /** Where the SQLite database, credentials and PKI live. */
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: DatabaseConfig;
+  /** Lifetime of a session token issued by POST /api/v1/auth/token. */
+  readonly tokenTtlSeconds: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest accepted request body (templates, JSON). */
+  readonly bodyLimitBytes: number;
+  /** scrypt cost parameter N for password hashes (power of two). */
+  readonly scryptCost: number;
+}
+
+export const CONFIG_DEFAULTS = {
+  dataDir: join(homedir(), '.oneedge'),
+  host: '127.0.0.1',
+  port: 2633,
+  tokenTtlSeconds: 36_000, // OpenNebula's default login token lifetime: 10 h
+  logLevel: 'info',
+  bodyLimitBytes: 4 * 1024 * 1024,
+  scryptCost: 2 ** 15,
+} as const;
+
+const FLAGS: Record<string, keyof RawConfig> = {
+  '--data-dir': 'dataDir',
+  '--host': 'host',
+  '--port': 'port',
+  '--db-url': 'dbUrl',
+  '--token-ttl': 'tokenTtlSeconds',
+  '--log-level': 'logLevel',
+};
+
+const ENV: Record<string, keyof RawConfig> = {
+  ONEEDGE_DATA_DIR: 'dataDir',
+  ONEEDGE_HOST: 'host',
+  ONEEDGE_PORT: 'port',
+  ONEEDGE_DB_URL: 'dbUrl',
+  ONEEDGE_TOKEN_TTL: 'tokenTtlSeconds',
+  ONEEDGE_LOG_LEVEL: 'logLevel',
+  ONEEDGE_SCRYPT_COST: 'scryptCost',
+};
+
+interface RawConfig {
+  dataDir?: string;
+  host?: string;
+  port?: string;
+  dbUrl?: string;
+  tokenTtlSeconds?: string;
+  logLevel?: string;
+  scryptCost?: string;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function parseServerConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ServerConfig {
+  const raw: RawConfig = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg];
+    const key = FLAGS[flag ?? ''];
+    if (!key) throw invalid(`unknown option '${arg}' (known: ${Object.keys(FLAGS).join(', ')})`, arg);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw invalid(`option ${flag} needs a value`, flag ?? arg);
+    raw[key] = value;
+  }
+  const dataDir = resolve(raw.dataDir ?? CONFIG_DEFAULTS.dataDir);
+  const logLevel = raw.logLevel ?? CONFIG_DEFAULTS.logLevel;
+  if (!LOG_LEVELS.has(logLevel))
+    throw invalid(`log level '${logLevel}' is not one of ${[...LOG_LEVELS].join(', ')}`, 'logLevel');
+  const scryptCost = int(raw.scryptCost, CONFIG_DEFAULTS.scryptCost, 'scryptCost', 1024, 2 ** 20);
+  if ((scryptCost & (scryptCost - 1)) !== 0) throw invalid('scryptCost must be a power of two', 'scryptCost');
+  return Object.freeze({
+    dataDir,
+    host: raw.host ?? CONFIG_DEFAULTS.host,
+    port: int(raw.port, CONFIG_DEFAULTS.port, 'port', 0, 65535),
+    database: databaseConfig(raw.dbUrl, dataDir),
+    tokenTtlSeconds: int(raw.tokenTtlSeconds, CONFIG_DEFAULTS.tokenTtlSeconds, 'tokenTtlSeconds', 60, 365 * 86400),
+    logLevel: logLevel as ServerConfig['logLevel'],
+    bodyLimitBytes: CONFIG_DEFAULTS.bodyLimitBytes,
+    scryptCost,
+  });
+}
+
+function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfig {
+  if (!url) return { kind: 'sqlite', path: join(dataDir, 'one.db') };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (url.startsWith('sqlite:')) return { kind: 'sqlite', path: resolve(url.slice('sqlite:'.length)) };
+  throw invalid(
+    `database URL must start with postgres://, postgresql:// or sqlite: (got '${url.split(':')[0]}:')`,
+    'dbUrl',
+  );
+}
+
+function int(value: string | undefined, fallback: number, field: string, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw invalid(`${field} must be an integer from ${min} to ${max}`, field);
+  return n;
+}
+
+function invalid(message: string, field: string): OneError {
+  return new OneError('E_VALIDATION', message, { field });
+}

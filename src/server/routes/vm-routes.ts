@@ -1,0 +1,70 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { allowedActions, VM_ACTION_LIST } from '../../core/vm-state-machine.js';
+import { LCM_STATE_NAMES, VM_STATE_NAMES } from '../../core/vm-states.js';
+import type { AppContext } from '../app.js';
+import { errorResponses, IdParams, IfMatchHeaders, PoolObjectSchema } from '../schemas.js';
+import { ifMatch, sendObject } from './pool-routes.js';
+
+const ActionParams = Type.Object({
+  id: Type.Integer({ minimum: 0 }),
+  action: Type.Union(VM_ACTION_LIST.map((a) => Type.Literal(a))),
+});
+const ActionBody = Type.Union([
+  Type.Object(
+    {
+      host_id: Type.Optional(Type.Integer({ minimum: 0, description: 'deploy / migrate target' })),
+      ds_id: Type.Optional(Type.Integer({ minimum: 0, description: 'system datastore' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
+/** Every VM action of the state machine, plus the list of actions allowed now. */
+export function registerVmRoutes(api: FastifyInstance, ctx: AppContext): void {
+  api.post<{
+    Params: Static<typeof ActionParams>;
+    Body: Static<typeof ActionBody>;
+    Headers: Static<typeof IfMatchHeaders>;
+  }>(
+    '/vms/:id/actions/:action',
+    {
+      schema: {
+        tags: ['vms'],
+        summary: 'Run a VM action (terminate, poweroff, resume, deploy, recover-retry, …)',
+        params: ActionParams,
+        body: ActionBody,
+        headers: IfMatchHeaders,
+        response: { 200: PoolObjectSchema, ...errorResponses(409) },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const vm = await ctx.vms.action(
+        req.principal,
+        req.params.id,
+        req.params.action,
+        { hostId: body.host_id, dsId: body.ds_id },
+        ifMatch(req.headers['if-match']),
+      );
+      return sendObject(reply, vm);
+    },
+  );
+  api.get<{ Params: Static<typeof IdParams> }>(
+    '/vms/:id/actions',
+    {
+      schema: {
+        tags: ['vms'],
+        summary: 'Actions allowed in the VM’s current state',
+        params: IdParams,
+        response: { 200: Type.Object({ actions: Type.Array(Type.String()) }), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const vm = await ctx.objects.get(req.principal, 'vm', req.params.id);
+      const phase = { state: VM_STATE_NAMES[vm.state], lcm: LCM_STATE_NAMES[vm.lcmState] };
+      return { actions: allowedActions(phase as Parameters<typeof allowedActions>[0]) };
+    },
+  );
+}

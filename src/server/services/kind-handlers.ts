@@ -1,0 +1,219 @@
+import { OneError } from '../../core/errors.js';
+import { type DatastoreType, IMAGE_STATES, IMAGE_TYPES, type ImageType, type PoolObject } from '../../core/model.js';
+import { ONEADMIN_GID, ONEADMIN_UID, type Principal } from '../../core/permissions.js';
+import { getString } from '../../core/template/index.js';
+import type { Template } from '../../core/template/types.js';
+import type { TxStore } from '../../store/index.js';
+import { type CreateInput, checkName, type KindHandler, type KindHandlers, ownedBy } from './object-service.js';
+import { readTemplate } from './template-input.js';
+import type { UserService } from './user-service.js';
+import type { VmService } from './vm-service.js';
+
+/** Infrastructure objects belong to oneadmin; datastores and networks are usable by everyone by default. */
+function infra(perms: number) {
+  return { uid: ONEADMIN_UID, gid: ONEADMIN_GID, uname: 'oneadmin', gname: 'oneadmin', perms };
+}
+
+function nameFrom(input: CreateInput, template: Template): string {
+  return checkName(input.name ?? getString(template, 'NAME'));
+}
+
+function invalid(message: string, attribute: string): OneError {
+  return new OneError('E_TEMPLATE_INVALID', message, { attribute });
+}
+
+function intAttr(t: Template, name: string, fallback: number, min = 0): number {
+  const v = getString(t, name);
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw invalid(`${name} must be an integer ≥ ${min}, got '${v}'`, `${name}[0]`);
+  return n;
+}
+
+async function clusterExists(tx: TxStore, id: number): Promise<number> {
+  if (!(await tx.get('cluster', id)))
+    throw new OneError('E_NOT_FOUND', `cluster ${id} does not exist`, { kind: 'cluster', id });
+  return id;
+}
+
+function refuseIfUsed(what: string, count: number, unit: string): void {
+  if (count > 0) throw new OneError('E_IN_USE', `${what} still has ${count} ${unit}`, { count });
+}
+
+const group: KindHandler<'group'> = {
+  adminCreate: true,
+  async prepareCreate(_tx, _who, input) {
+    const parsed = readTemplate(input, false);
+    const name = nameFrom(input, parsed.template);
+    // A group is owned by oneadmin and visible to its own members (group USE bit).
+    return { ...infra(0o640), name, state: 0, lcmState: 0, template: parsed.template, body: {} };
+  },
+  async beforeDelete(tx, _who, obj) {
+    if (obj.id <= 1) throw new OneError('E_PROTECTED', `group ${obj.name} is built in and cannot be deleted`);
+    const members = await tx.list('user', { gid: obj.id });
+    if (members.length > 0) {
+      throw new OneError('E_GROUP_NOT_EMPTY', `group ${obj.name} still has ${members.length} primary member(s)`, {
+        members: members.map((m) => m.id),
+      });
+    }
+  },
+};
+
+const cluster: KindHandler<'cluster'> = {
+  adminCreate: true,
+  async prepareCreate(_tx, _who, input) {
+    const parsed = readTemplate(input, false);
+    return {
+      ...infra(0o600),
+      name: nameFrom(input, parsed.template),
+      state: 0,
+      lcmState: 0,
+      template: parsed.template,
+      body: {},
+    };
+  },
+  async beforeDelete(tx, _who, obj) {
+    if (obj.id === 0) throw new OneError('E_PROTECTED', 'the default cluster cannot be deleted');
+    const hosts = (await tx.list('host')).filter((h) => h.body.cluster_id === obj.id);
+    refuseIfUsed(`cluster ${obj.name}`, hosts.length, 'host(s)');
+  },
+};
+
+const host: KindHandler<'host'> = {
+  adminCreate: true,
+  async prepareCreate(tx, _who, input) {
+    const parsed = readTemplate(input, false);
+    const clusterId = await clusterExists(tx, typeof input.cluster_id === 'number' ? input.cluster_id : 0);
+    const imMad = typeof input.im_mad === 'string' ? input.im_mad : 'oneedge';
+    const vmMad = typeof input.vm_mad === 'string' ? input.vm_mad : 'oneedge';
+    return {
+      ...infra(0o600),
+      name: nameFrom(input, parsed.template),
+      state: 0, // INIT until its agent reports
+      lcmState: 0,
+      template: parsed.template,
+      body: { cluster_id: clusterId, im_mad: imMad, vm_mad: vmMad },
+    };
+  },
+  async beforeDelete(tx, _who, obj) {
+    const vms = await tx.list('vm', { hostId: obj.id });
+    refuseIfUsed(`host ${obj.name}`, vms.length, 'VM(s); terminate or migrate them first');
+  },
+};
+
+const DATASTORE_TYPES: Record<string, DatastoreType> = {
+  IMAGE_DS: 'IMAGE',
+  SYSTEM_DS: 'SYSTEM',
+  FILE_DS: 'FILE',
+  IMAGE: 'IMAGE',
+  SYSTEM: 'SYSTEM',
+  FILE: 'FILE',
+};
+
+const datastore: KindHandler<'datastore'> = {
+  adminCreate: true,
+  async prepareCreate(_tx, _who, input) {
+    const parsed = readTemplate(input);
+    const t = parsed.template;
+    const rawType = (getString(t, 'TYPE') ?? 'IMAGE_DS').toUpperCase();
+    const type = DATASTORE_TYPES[rawType];
+    if (!type) throw invalid(`TYPE must be IMAGE_DS, SYSTEM_DS or FILE_DS, got '${rawType}'`, 'TYPE[0]');
+    return {
+      ...infra(0o644),
+      name: nameFrom(input, t),
+      state: 0,
+      lcmState: 0,
+      template: t,
+      body: {
+        type,
+        ds_mad: getString(t, 'DS_MAD') ?? (type === 'SYSTEM' ? '-' : 'fs'),
+        tm_mad: getString(t, 'TM_MAD') ?? 'local',
+        cluster_ids: [0],
+      },
+    };
+  },
+  async beforeDelete(tx, _who, obj) {
+    if (obj.id <= 2) throw new OneError('E_PROTECTED', `datastore ${obj.name} is built in and cannot be deleted`);
+    const images = (await tx.list('image')).filter((i) => i.body.datastore_id === obj.id);
+    refuseIfUsed(`datastore ${obj.name}`, images.length, 'image(s)');
+  },
+};
+
+const image: KindHandler<'image'> = {
+  adminCreate: false,
+  async prepareCreate(tx, who, input) {
+    const parsed = readTemplate(input);
+    const t = parsed.template;
+    const type = (getString(t, 'TYPE') ?? 'OS').toUpperCase() as ImageType;
+    if (!IMAGE_TYPES.includes(type)) throw invalid(`TYPE must be one of ${IMAGE_TYPES.join(', ')}`, 'TYPE[0]');
+    if (getString(t, 'PATH') !== undefined || getString(t, 'SOURCE') !== undefined) {
+      throw invalid(
+        'importing image contents (PATH/SOURCE) is not available yet; create an empty DATABLOCK with SIZE',
+        'PATH[0]',
+      );
+    }
+    const dsId = typeof input.datastore_id === 'number' ? input.datastore_id : intAttr(t, 'DATASTORE_ID', 1);
+    const ds = await tx.get('datastore', dsId);
+    if (ds?.body.type !== 'IMAGE') {
+      throw new OneError('E_VALIDATION', `datastore ${dsId} is not an image datastore`, { field: 'datastore_id' });
+    }
+    const persistent = (getString(t, 'PERSISTENT') ?? 'NO').toUpperCase() === 'YES';
+    return {
+      ...ownedBy(who),
+      name: nameFrom(input, t),
+      state: IMAGE_STATES.READY,
+      lcmState: 0,
+      template: t,
+      body: {
+        type,
+        datastore_id: dsId,
+        persistent,
+        format: getString(t, 'FORMAT') ?? 'raw',
+        size_mb: intAttr(t, 'SIZE', 0),
+        source: '',
+        running_vms: [],
+      },
+    };
+  },
+  async beforeDelete(_tx, _who, obj) {
+    if (obj.body.running_vms.length > 0) {
+      throw new OneError('E_IN_USE', `image ${obj.id} is used by VM(s) ${obj.body.running_vms.join(', ')}`, {
+        vms: obj.body.running_vms,
+      });
+    }
+  },
+};
+
+const vnet: KindHandler<'vnet'> = {
+  adminCreate: true,
+  async prepareCreate(_tx, _who, input) {
+    const parsed = readTemplate(input);
+    const t = parsed.template;
+    const vnMad = getString(t, 'VN_MAD');
+    if (!vnMad) throw invalid('VN_MAD is required (bridge, vxlan, ovswitch, 802.1Q)', 'VN_MAD[0]');
+    return {
+      ...infra(0o644),
+      name: nameFrom(input, t),
+      state: 1, // READY
+      lcmState: 0,
+      template: t,
+      body: { cluster_ids: [0], vn_mad: vnMad, bridge: getString(t, 'BRIDGE') ?? '' },
+    };
+  },
+};
+
+export function kindHandlers(users: UserService, vms: VmService): KindHandlers {
+  return {
+    user: users.handler,
+    group,
+    cluster,
+    host,
+    datastore,
+    image,
+    vnet,
+    template: vms.templateHandler,
+    vm: vms.vmHandler,
+  };
+}
+
+export type { PoolObject, Principal };

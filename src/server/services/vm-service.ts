@@ -1,0 +1,306 @@
+import { OneError } from '../../core/errors.js';
+import type { NewPoolObject, PoolObject, VmBody } from '../../core/model.js';
+import type { Principal } from '../../core/permissions.js';
+import {
+  applyUserInputs,
+  getString,
+  mergeTemplates,
+  type ObjectResolver,
+  substitute,
+  type TemplateReference,
+  validateVmTemplate,
+} from '../../core/template/index.js';
+import type { ParsedTemplate } from '../../core/template/types.js';
+import { applyAction, VM_ACTIONS, type VmAction, type VmPhase } from '../../core/vm-state-machine.js';
+import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../core/vm-states.js';
+import type { Store, TxStore } from '../../store/index.js';
+import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
+import { readTemplate, type TemplateInput } from './template-input.js';
+
+export interface InstantiateOptions {
+  name?: string | undefined;
+  /** Create this many VMs; `%i` in the name becomes the index. */
+  multiple?: number | undefined;
+  /** Create on HOLD: the scheduler leaves them alone until `release`. */
+  hold?: boolean | undefined;
+  /** Answers to the template's USER_INPUTS. */
+  userInputs?: Record<string, string> | undefined;
+  /** Extra template merged over the registered one (like `onetemplate instantiate` with a file). */
+  extra?: TemplateInput | undefined;
+}
+
+export interface ActionParams {
+  hostId?: number | undefined;
+  dsId?: number | undefined;
+}
+
+const MAX_MULTIPLE = 1000;
+
+function phaseOf(vm: PoolObject<'vm'>): VmPhase {
+  return {
+    state: VM_STATE_NAMES[vm.state] ?? 'INIT',
+    lcm: LCM_STATE_NAMES[vm.lcmState] ?? 'LCM_INIT',
+  } as VmPhase;
+}
+
+function emptyBody(templateId: number | null): VmBody {
+  return {
+    template_id: templateId,
+    host_id: null,
+    host_name: null,
+    pending_op: null,
+    resched: false,
+    sched_message: '',
+    history: [],
+    user_template: {},
+    stime: Math.floor(Date.now() / 1000),
+    etime: 0,
+  };
+}
+
+/**
+ * VM templates and VMs: registration with validation and reference checks,
+ * instantiation (user inputs, $VARIABLE substitution, --multiple), and VM
+ * actions through the state machine. Actions that need a host are recorded
+ * (state, pending host operation, history); the lifecycle controller acts on
+ * them when agents exist.
+ */
+export class VmService {
+  private objects!: ObjectService;
+  readonly templateHandler: KindHandler<'template'>;
+  readonly vmHandler: KindHandler<'vm'>;
+
+  constructor(private readonly store: Store) {
+    this.templateHandler = {
+      adminCreate: false,
+      prepareCreate: async (tx, who, input) => {
+        const parsed = readTemplate(input);
+        await this.validate(tx, who, parsed);
+        return {
+          uid: who.uid,
+          gid: who.gid,
+          uname: who.name,
+          gname: '',
+          perms: 0o600,
+          name: checkName(input.name ?? getString(parsed.template, 'NAME')),
+          state: 0,
+          lcmState: 0,
+          template: parsed.template,
+          body: {},
+        };
+      },
+      checkTemplate: async (tx, who, _obj, template) => {
+        await this.validate(tx, who, { template, positions: new Map(), format: 'json' });
+        return template;
+      },
+    };
+    this.vmHandler = {
+      adminCreate: false,
+      prepareCreate: async (tx, who, input) => this.prepareVm(tx, who, readTemplate(input), null, input),
+      checkTemplate: async (tx, who, _obj, template) => {
+        await this.validate(tx, who, { template, positions: new Map(), format: 'json' });
+        return template;
+      },
+      delete: async (tx, who, obj) => {
+        await this.applyInTx(tx, who, obj, 'terminate', {});
+      },
+    };
+  }
+
+  bind(objects: ObjectService): void {
+    this.objects = objects;
+  }
+
+  /** `onetemplate instantiate`: one or more VMs, created atomically. */
+  async instantiate(who: Principal, templateId: number, opts: InstantiateOptions): Promise<PoolObject<'vm'>[]> {
+    const count = opts.multiple ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_MULTIPLE) {
+      throw new OneError('E_VALIDATION', `multiple must be an integer from 1 to ${MAX_MULTIPLE}`, {
+        field: 'multiple',
+      });
+    }
+    const extra = opts.extra?.template !== undefined ? readTemplate(opts.extra) : undefined;
+    if (opts.name !== undefined) checkName(opts.name.replaceAll('%i', '0'));
+    return this.store.objects.transaction(async (tx) => {
+      const tpl = await this.objects.mustGetTx(tx, who, 'template', templateId, 'use');
+      const merged = extra ? mergeTemplates(tpl.template, extra.template) : tpl.template;
+      const answered = applyUserInputs(merged, opts.userInputs ?? {});
+      const vms: PoolObject<'vm'>[] = [];
+      for (let i = 0; i < count; i++) {
+        const name = opts.name === undefined ? undefined : vmName(opts.name, i, count);
+        const parsed: ParsedTemplate = { template: answered, positions: new Map(), format: 'json' };
+        vms.push(await tx.create('vm', await this.prepareVm(tx, who, parsed, tpl.id, { name, hold: opts.hold })));
+      }
+      return vms;
+    });
+  }
+
+  /** Runs a VM action through the state machine and records the result. */
+  async action(
+    who: Principal,
+    vmId: number,
+    action: VmAction,
+    params: ActionParams,
+    rev?: number,
+  ): Promise<PoolObject<'vm'>> {
+    return this.store.objects.transaction(async (tx) => {
+      const vm = await this.objects.mustGetTx(tx, who, 'vm', vmId, VM_ACTIONS[action].adminOnly ? 'admin' : 'manage');
+      checkRevision(vm, rev);
+      return this.applyInTx(tx, who, vm, action, params);
+    });
+  }
+
+  private async applyInTx(
+    tx: TxStore,
+    who: Principal,
+    vm: PoolObject<'vm'>,
+    action: VmAction,
+    params: ActionParams,
+  ): Promise<PoolObject<'vm'>> {
+    const meta = VM_ACTIONS[action];
+    const t = applyAction(phaseOf(vm), action);
+    const body: VmBody = { ...vm.body, pending_op: t.op ?? null };
+    const now = Math.floor(Date.now() / 1000);
+    if (meta.needsHost) {
+      if (params.hostId === undefined) {
+        throw new OneError('E_HOST_REQUIRED', `${action} needs a target host (host_id)`, { action });
+      }
+      const host = await this.objects.mustGetTx(tx, who, 'host', params.hostId, 'manage');
+      const last = body.history.at(-1);
+      if (last && last.etime === 0) last.etime = now;
+      body.history = [
+        ...body.history,
+        {
+          seq: body.history.length,
+          host_id: host.id,
+          host_name: host.name,
+          ds_id: params.dsId ?? 0,
+          action,
+          stime: now,
+          etime: 0,
+        },
+      ];
+      body.host_id = host.id;
+      body.host_name = host.name;
+    }
+    if (t.effects.setResched) body.resched = true;
+    if (t.effects.clearResched) body.resched = false;
+    if (t.to.state === 'DONE' || t.effects.clearHost) {
+      const last = body.history.at(-1);
+      if (last && last.etime === 0) last.etime = now;
+      body.host_id = null;
+      body.host_name = null;
+    }
+    if (t.to.state === 'DONE') body.etime = now;
+    return tx.update('vm', vm.id, vm.revision, (o) => ({
+      ...o,
+      state: VM_STATES[t.to.state],
+      lcmState: LCM_STATES[t.to.lcm],
+      body,
+    }));
+  }
+
+  private async prepareVm(
+    tx: TxStore,
+    who: Principal,
+    parsed: ParsedTemplate,
+    templateId: number | null,
+    input: { name?: unknown; hold?: unknown },
+  ): Promise<NewPoolObject<'vm'>> {
+    const id = await tx.allocateId('vm');
+    const group = await tx.get('group', who.gid);
+    const baseName = getString(parsed.template, 'NAME');
+    const name = typeof input.name === 'string' ? input.name : `${baseName ?? 'vm'}-${id}`;
+    const template = substitute(parsed.template, {
+      vmId: id,
+      name,
+      uid: who.uid,
+      uname: who.name,
+      gid: who.gid,
+      gname: group?.name ?? '',
+      resolver: await this.resolver(tx, who),
+      positions: parsed.positions,
+    });
+    await this.validate(tx, who, { ...parsed, template });
+    const hold = input.hold === true;
+    return {
+      id,
+      name: checkName(name),
+      uid: who.uid,
+      gid: who.gid,
+      uname: who.name,
+      gname: group?.name ?? '',
+      perms: 0o600,
+      state: VM_STATES[hold ? 'HOLD' : 'PENDING'],
+      lcmState: LCM_STATES.LCM_INIT,
+      template: { ...template, NAME: name },
+      body: emptyBody(templateId),
+    };
+  }
+
+  /** Structural validation, then every DISK/NIC reference must name an object the caller may USE. */
+  private async validate(tx: TxStore, who: Principal, parsed: ParsedTemplate): Promise<void> {
+    const { references } = validateVmTemplate(parsed);
+    for (const ref of references) await this.checkReference(tx, who, ref);
+  }
+
+  private async checkReference(tx: TxStore, who: Principal, ref: TemplateReference): Promise<void> {
+    const kind = ref.kind === 'image' ? 'image' : 'vnet';
+    const label = ref.kind === 'image' ? 'image' : 'virtual network';
+    let obj: PoolObject<'image' | 'vnet'> | undefined;
+    if (ref.id !== undefined) obj = await tx.get(kind, ref.id);
+    else if (ref.name !== undefined) {
+      let uid = ref.ownerId ?? who.uid;
+      if (ref.ownerName !== undefined) {
+        const owner = (await tx.list('user')).find((u) => u.name === ref.ownerName);
+        if (!owner) throw refError(ref, `user '${ref.ownerName}' does not exist`);
+        uid = owner.id;
+      }
+      obj = (await tx.list(kind, { uid })).find((o) => o.name === ref.name);
+      if (!obj && ref.ownerId === undefined && ref.ownerName === undefined) {
+        obj = (await tx.list(kind, { visibleTo: who })).find((o) => o.name === ref.name);
+      }
+    }
+    const what = ref.id !== undefined ? `${label} ${ref.id}` : `${label} '${ref.name}'`;
+    if (!obj) throw refError(ref, `${what} does not exist`);
+    try {
+      this.objects.authorize(who, kind, obj.id, obj, 'use');
+    } catch {
+      throw refError(ref, `${what} does not exist or you may not use it`);
+    }
+  }
+
+  /** Object lookups for $NETWORK[…], $IMAGE[…] and $USER[…], loaded before the pure substitution runs. */
+  private async resolver(tx: TxStore, who: Principal): Promise<ObjectResolver> {
+    const user = await tx.get('user', who.uid);
+    const images = await tx.list('image', { visibleTo: who });
+    const vnets = await tx.list('vnet', { visibleTo: who });
+    const find = <T extends PoolObject>(list: T[], byId: boolean, value: string | undefined) =>
+      value === undefined ? undefined : list.find((o) => (byId ? String(o.id) === value : o.name === value));
+    const withIdentity = (o: PoolObject | undefined) =>
+      o ? { ...o.template, ID: String(o.id), NAME: o.name } : undefined;
+    return {
+      user: () => withIdentity(user),
+      image: ({ key, value, disk }) => {
+        const byId = key === 'IMAGE_ID' || disk?.IMAGE_ID !== undefined;
+        return withIdentity(find(images, byId, byId ? (disk?.IMAGE_ID ?? value) : (disk?.IMAGE ?? value)));
+      },
+      network: ({ key, value, nic }) => {
+        const byId = key === 'NETWORK_ID' || nic?.NETWORK_ID !== undefined;
+        return withIdentity(find(vnets, byId, byId ? (nic?.NETWORK_ID ?? value) : (nic?.NETWORK ?? value)));
+      },
+    };
+  }
+}
+
+function vmName(pattern: string, index: number, count: number): string {
+  if (pattern.includes('%i')) return pattern.replaceAll('%i', String(index));
+  return count > 1 ? `${pattern}-${index}` : pattern;
+}
+
+function refError(ref: TemplateReference, message: string): OneError {
+  return new OneError('E_TEMPLATE_INVALID', `${ref.attribute}: ${message}`, {
+    attribute: ref.attribute,
+    ...(ref.line !== undefined ? { line: ref.line, column: ref.column } : {}),
+  });
+}

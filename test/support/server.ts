@@ -1,0 +1,104 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const REPO = new URL('../../../', import.meta.url).pathname;
+export const BIN = join(REPO, 'bin', 'oneedge');
+
+export interface ServerOptions {
+  /** A database URL (postgres://… or sqlite:…); default: SQLite in the data dir. */
+  dbUrl?: string;
+  /** Reuse a data dir (restart tests); default: a new temp dir. */
+  dataDir?: string;
+  env?: Record<string, string>;
+}
+
+/** A real `oneedge server` process on a free loopback port. */
+export class TestServer {
+  private child: ChildProcess | null = null;
+  url = '';
+  readonly dataDir: string;
+  private readonly ownsDir: boolean;
+  private output: string[] = [];
+
+  constructor(private readonly opts: ServerOptions = {}) {
+    this.ownsDir = !opts.dataDir;
+    this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'oneedge-srv-'));
+  }
+
+  get authFile(): string {
+    return join(this.dataDir, 'oneadmin.auth');
+  }
+
+  /** oneadmin's generated password, read from `<data-dir>/oneadmin.auth`. */
+  get adminPassword(): string {
+    const line = readFileSync(this.authFile, 'utf8').trim();
+    return line.slice(line.indexOf(':') + 1);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<this> {
+    // A restart keeps the port, so clients (and their tokens) carry on as after a real restart.
+    const port = this.url ? new URL(this.url).port : '0';
+    const args = [BIN, 'server', '--data-dir', this.dataDir, '--port', port, '--log-level', 'info'];
+    if (this.opts.dbUrl) args.push('--db-url', this.opts.dbUrl);
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ...this.opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.output = [];
+    child.stderr?.on('data', (d: Buffer) => this.output.push(d.toString()));
+    this.url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output.join('')}`)), 30_000);
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      lines.on('line', (line) => {
+        this.output.push(line);
+        if (this.output.length > 200) this.output.shift();
+        const m = /"url":"(http:\/\/[^"]+)\/api\/v1"/.exec(line);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code}:\n${this.output.join('\n')}`));
+      });
+    });
+    return this;
+  }
+
+  /** SIGKILL: no shutdown hooks run, like a crash or power loss. */
+  async kill9(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  async dispose(): Promise<void> {
+    await this.signal('SIGKILL');
+    if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  logs(): string {
+    return this.output.join('\n');
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(sig);
+    });
+    this.child = null;
+  }
+}
