@@ -87,6 +87,8 @@ export interface VmBody {
   host_name: string | null;
   /** The host operation the lifecycle controller must run in the current transient state. */
   pending_op: string | null;
+  /** The last recording action (the state machine's VmContext.lastAction), e.g. deploy after stop resumes. */
+  last_action: string | null;
   resched: boolean;
   sched_message: string;
   history: VmHistoryRecord[];

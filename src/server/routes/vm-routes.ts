@@ -4,6 +4,7 @@ import { allowedActions, VM_ACTION_LIST } from '../../core/vm-state-machine.js';
 import { LCM_STATE_NAMES, VM_STATE_NAMES } from '../../core/vm-states.js';
 import type { AppContext } from '../app.js';
 import { errorResponses, IdParams, IfMatchHeaders, PoolObjectSchema } from '../schemas.js';
+import { contextOf } from '../services/vm-service.js';
 import { ifMatch, sendObject } from './pool-routes.js';
 
 const ActionParams = Type.Object({
@@ -64,7 +65,7 @@ export function registerVmRoutes(api: FastifyInstance, ctx: AppContext): void {
     async (req) => {
       const vm = await ctx.objects.get(req.principal, 'vm', req.params.id);
       const phase = { state: VM_STATE_NAMES[vm.state], lcm: LCM_STATE_NAMES[vm.lcmState] };
-      return { actions: allowedActions(phase as Parameters<typeof allowedActions>[0]) };
+      return { actions: allowedActions(phase as Parameters<typeof allowedActions>[0], contextOf(vm)) };
     },
   );
 }

@@ -11,7 +11,14 @@ import {
   validateVmTemplate,
 } from '../../core/template/index.js';
 import type { ParsedTemplate } from '../../core/template/types.js';
-import { applyAction, VM_ACTIONS, type VmAction, type VmPhase } from '../../core/vm-state-machine.js';
+import {
+  applyAction,
+  isVmAction,
+  VM_ACTIONS,
+  type VmAction,
+  type VmContext,
+  type VmPhase,
+} from '../../core/vm-state-machine.js';
 import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../core/vm-states.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
@@ -43,12 +50,19 @@ function phaseOf(vm: PoolObject<'vm'>): VmPhase {
   } as VmPhase;
 }
 
+/** The state machine's memory between steps, kept on the VM. */
+export function contextOf(vm: PoolObject<'vm'>): VmContext {
+  const last = vm.body.last_action;
+  return last && isVmAction(last) ? { lastAction: last } : {};
+}
+
 function emptyBody(templateId: number | null): VmBody {
   return {
     template_id: templateId,
     host_id: null,
     host_name: null,
     pending_op: null,
+    last_action: null,
     resched: false,
     sched_message: '',
     history: [],
@@ -158,8 +172,8 @@ export class VmService {
     params: ActionParams,
   ): Promise<PoolObject<'vm'>> {
     const meta = VM_ACTIONS[action];
-    const t = applyAction(phaseOf(vm), action);
-    const body: VmBody = { ...vm.body, pending_op: t.op ?? null };
+    const t = applyAction(phaseOf(vm), action, contextOf(vm));
+    const body: VmBody = { ...vm.body, pending_op: t.op ?? null, last_action: t.context.lastAction ?? null };
     const now = Math.floor(Date.now() / 1000);
     if (meta.needsHost) {
       if (params.hostId === undefined) {

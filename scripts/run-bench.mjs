@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs every compiled benchmark (dist/bench/*.bench.js) one after another and
+// prints what each measures. Usage: node scripts/run-bench.mjs [name-filter ...]
+import { spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const dir = join(root, 'dist', 'bench');
+const filters = process.argv.slice(2);
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.js'))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+const cpu = cpus()[0]?.model ?? 'unknown cpu';
+process.stdout.write(
+  `machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${new Date().toISOString()}\n`,
+);
+let failed = 0;
+for (const f of files) {
+  process.stdout.write(`\n## ${f.replace('.bench.js', '')}\n`);
+  const r = spawnSync(process.execPath, [join(dir, f)], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed === 0 ? 0 : 1);
