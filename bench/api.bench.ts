@@ -51,18 +51,29 @@ try {
   });
   const t0 = performance.now();
   for (let made = 0; made < VMS; made += BATCH) {
-    const res = await api.post(`/api/v1/templates/${tpl.body.id}/instantiate`, { multiple: Math.min(BATCH, VMS - made) });
+    const res = await api.post(`/api/v1/templates/${tpl.body.id}/instantiate`, {
+      multiple: Math.min(BATCH, VMS - made),
+    });
     if (res.status !== 201) throw new Error(`instantiate failed: ${JSON.stringify(res.body)}`);
   }
   const createMs = performance.now() - t0;
-  console.log(`api: created ${VMS} VMs in ${(createMs / 1000).toFixed(2)} s (${Math.round(VMS / (createMs / 1000))} VMs/s, batches of ${BATCH})`);
+  console.log(
+    `api: created ${VMS} VMs in ${(createMs / 1000).toFixed(2)} s (${Math.round(VMS / (createMs / 1000))} VMs/s, batches of ${BATCH})`,
+  );
 
   const all = await api.get('/api/v1/vms?limit=0');
   const ids = (all.body.items as { id: number }[]).map((v) => v.id);
   const bytes = JSON.stringify(all.body).length;
 
   // warm-up, then measure
-  await runLoad({ url: server.url, token: api.token, path: '/api/v1/vms/{id}', ids, connections: CONNECTIONS, durationSeconds: 2 });
+  await runLoad({
+    url: server.url,
+    token: api.token,
+    path: '/api/v1/vms/{id}',
+    ids,
+    connections: CONNECTIONS,
+    durationSeconds: 2,
+  });
   const load = await runLoad({
     url: server.url,
     token: api.token,
@@ -76,9 +87,15 @@ try {
       `(goal 5,000: ratio ${(load.requestsPerSecond / 5000).toFixed(2)}); latency p50 ${load.latency.p50} ms, p90 ${load.latency.p90} ms, ` +
       `p99 ${load.latency.p99} ms (goal < 5 ms), max ${load.latency.max} ms; errors ${load.errors}, non-2xx ${load.non2xx}`,
   );
-  console.log(`api: vs OpenNebula's published 60 ms per vm.info: ${(60 / Math.max(load.latency.p50, 0.01)).toFixed(0)}x faster at p50`);
+  console.log(
+    `api: vs OpenNebula's published 60 ms per vm.info: ${(60 / Math.max(load.latency.p50, 0.01)).toFixed(0)}x faster at p50`,
+  );
 
-  const one = await timeIt(7, () => fetch(`${server.url}/api/v1/vms?limit=0`, { headers: { authorization: `Bearer ${api.token}` } }).then((r) => r.arrayBuffer()));
+  const one = await timeIt(7, () =>
+    fetch(`${server.url}/api/v1/vms?limit=0`, { headers: { authorization: `Bearer ${api.token}` } }).then((r) =>
+      r.arrayBuffer(),
+    ),
+  );
   console.log(
     `api: list all ${ids.length} VMs in one call (${(bytes / 1e6).toFixed(1)} MB JSON): median ${one.median.toFixed(1)} ms, min ${one.min.toFixed(1)} ms (goal < 150 ms; OpenNebula's VM pool: 2.4 s)`,
   );
@@ -90,7 +107,9 @@ try {
       after = page.body.next;
     }
   });
-  console.log(`api: list all ${ids.length} VMs in pages of 500: median ${paged.median.toFixed(1)} ms, min ${paged.min.toFixed(1)} ms`);
+  console.log(
+    `api: list all ${ids.length} VMs in pages of 500: median ${paged.median.toFixed(1)} ms, min ${paged.min.toFixed(1)} ms`,
+  );
 } finally {
   await server.dispose();
 }

@@ -2,8 +2,8 @@
 // Runs every compiled benchmark (dist/bench/*.bench.js) one after another and
 // prints what each measures. Usage: node scripts/run-bench.mjs [name-filter ...]
 import { spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import { readdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;

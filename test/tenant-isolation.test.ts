@@ -78,7 +78,11 @@ describe('tenant isolation across every object kind', () => {
 
   test('regular users cannot create infrastructure objects', async () => {
     for (const kind of ['user', 'group', 'cluster', 'host', 'datastore', 'vnet'] as Kind[]) {
-      const res = await alice.post(`/api/v1/${PLURAL[kind]}`, { name: `nope-${kind}`, password: 'password1', template: 'VN_MAD = bridge' });
+      const res = await alice.post(`/api/v1/${PLURAL[kind]}`, {
+        name: `nope-${kind}`,
+        password: 'password1',
+        template: 'VN_MAD = bridge',
+      });
       assert.equal(res.status, 403, kind);
       assert.equal(res.body.error.code, 'E_FORBIDDEN', kind);
     }

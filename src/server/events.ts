@@ -1,6 +1,6 @@
 import type { ObjectKind } from '../core/model.js';
+import { stateNames } from '../core/state-names.js';
 import type { ChangeEvent, Store } from '../store/index.js';
-import { stateNames } from './state-names.js';
 
 export interface SequencedEvent {
   seq: number;

@@ -3,7 +3,7 @@ import { ObjectStore } from './object-store.js';
 import { TokenStore } from './token-store.js';
 
 export type { DatabaseConfig } from './database.js';
-export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, TxStore } from './object-store.js';
+export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, StoredJson, TxStore } from './object-store.js';
 export { ObjectStore, rowToObject } from './object-store.js';
 export type { StoredToken } from './token-store.js';
 export { TokenStore } from './token-store.js';
@@ -20,7 +20,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
   const opened = await openDatabase(config);
   return {
     kind: opened.kind,
-    objects: new ObjectStore(opened.db),
+    objects: new ObjectStore(opened.db, opened.kind),
     tokens: new TokenStore(opened.db),
     close: opened.close,
   };

@@ -2,6 +2,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import { OneError } from '../core/errors.js';
 import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
+import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
 import type { Database, ObjectTable, VmTable } from './schema.js';
 import { TABLE_OF } from './tables.js';
@@ -56,7 +57,10 @@ const OTHER_USE = 0o004;
 export class ObjectStore {
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: 'sqlite' | 'postgres',
+  ) {}
 
   onChange(listener: (e: ChangeEvent) => void): () => void {
     this.listeners.add(listener);
@@ -78,9 +82,43 @@ export class ObjectStore {
     return getObject(this.db, kind, id);
   }
 
-  /** The raw row, for the API's zero-copy JSON path. */
-  async getRow(kind: ObjectKind, id: number): Promise<AnyRow | undefined> {
-    return getRow(this.db, kind, id);
+  /** The stored API representation plus what a permission check needs; no parsing. */
+  async getJson(kind: ObjectKind, id: number): Promise<StoredJson | undefined> {
+    return this.db
+      .selectFrom(TABLE_OF[kind] as 'vms')
+      .select(['uid', 'gid', 'perms', 'revision', 'json'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /**
+   * A page of stored API representations joined into one JSON array body by
+   * the database itself (group_concat / string_agg), so listing 20,000 objects
+   * moves one string into the process instead of 20,000 rows.
+   */
+  async listJson(
+    kind: ObjectKind,
+    query: ListQuery = {},
+  ): Promise<{ items: string; count: number; lastId: number | null }> {
+    const agg =
+      this.dialect === 'postgres'
+        ? sql<string | null>`string_agg(json, ',' ORDER BY id)`
+        : sql<string | null>`group_concat(json, ',' ORDER BY id)`;
+    let inner = this.db
+      .selectFrom(TABLE_OF[kind] as 'vms')
+      .select(['id', 'json'])
+      .orderBy('id');
+    inner = applyFilters(inner, kind, query);
+    if (query.limit) inner = inner.limit(query.limit);
+    const row = await this.db
+      .selectFrom(inner.as('page'))
+      .select([agg.as('items'), (eb) => eb.fn.countAll<number>().as('count'), (eb) => eb.fn.max('id').as('last')])
+      .executeTakeFirstOrThrow();
+    return {
+      items: `[${row.items ?? ''}]`,
+      count: Number(row.count),
+      lastId: row.last === null ? null : Number(row.last),
+    };
   }
 
   async getByName<K extends ObjectKind>(kind: K, name: string, uid?: number): Promise<PoolObject<K> | undefined> {
@@ -217,16 +255,12 @@ function staleRevision(kind: ObjectKind, current: PoolObject): OneError {
   );
 }
 
-async function getRow(db: Db, kind: ObjectKind, id: number): Promise<AnyRow | undefined> {
-  return db
+async function getObject<K extends ObjectKind>(db: Db, kind: K, id: number): Promise<PoolObject<K> | undefined> {
+  const row = await db
     .selectFrom(TABLE_OF[kind] as 'vms')
     .selectAll()
     .where('id', '=', id)
     .executeTakeFirst();
-}
-
-async function getObject<K extends ObjectKind>(db: Db, kind: K, id: number): Promise<PoolObject<K> | undefined> {
-  const row = await getRow(db, kind, id);
   return row ? rowToObject(kind, row) : undefined;
 }
 
@@ -356,6 +390,7 @@ function objectToRow(obj: PoolObject): VmTable {
     revision: obj.revision,
     created_at: obj.createdAt,
     updated_at: obj.updatedAt,
+    json: renderObjectJson(obj),
     host_id: null,
   };
   if (obj.kind === 'vm') row.host_id = (obj.body as KindBodies['vm']).host_id;
@@ -364,3 +399,11 @@ function objectToRow(obj: PoolObject): VmTable {
 }
 
 export type { AnyRow };
+
+export interface StoredJson {
+  uid: number;
+  gid: number;
+  perms: number;
+  revision: number;
+  json: string;
+}

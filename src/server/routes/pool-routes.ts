@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OneError } from '../../core/errors.js';
 import { OBJECT_KINDS, type ObjectKind, type PoolObject } from '../../core/model.js';
 import { parsePermissions } from '../../core/permissions.js';
+import { renderObjectJson } from '../../core/present.js';
 import type { AppContext } from '../app.js';
-import { objectToJson, rowsToJson, rowToJson } from '../present.js';
 import {
   ChmodBody,
   ChownBody,
@@ -34,7 +34,7 @@ export function ifMatch(header: string | undefined): number | undefined {
 }
 
 export function sendObject(reply: FastifyReply, obj: PoolObject, status = 200): FastifyReply {
-  return reply.status(status).header('etag', `"${obj.revision}"`).type('application/json').send(objectToJson(obj));
+  return reply.status(status).header('etag', `"${obj.revision}"`).type('application/json').send(renderObjectJson(obj));
 }
 
 /**
@@ -68,12 +68,12 @@ function registerKind(api: FastifyInstance, ctx: AppContext, kind: ObjectKind): 
         ...(q.state ? { state: parseStateFilter(kind, q.state) } : {}),
         ...(q.host_id !== undefined ? { hostId: q.host_id } : {}),
       });
-      const [rows, total] = await Promise.all([
-        ctx.store.objects.listRows(kind, { ...filter, ...(q.after !== undefined ? { after: q.after } : {}), limit }),
+      const [page, total] = await Promise.all([
+        ctx.store.objects.listJson(kind, { ...filter, ...(q.after !== undefined ? { after: q.after } : {}), limit }),
         ctx.store.objects.count(kind, filter),
       ]);
-      const next = limit > 0 && rows.length === limit ? (rows.at(-1)?.id ?? null) : null;
-      return reply.type('application/json').send(rowsToJson(kind, rows, `,"next":${next},"total":${total}`));
+      const next = limit > 0 && page.count === limit ? page.lastId : null;
+      return reply.type('application/json').send(`{"items":${page.items},"next":${next},"total":${total}}`);
     },
   );
 
@@ -101,19 +101,10 @@ function registerKind(api: FastifyInstance, ctx: AppContext, kind: ObjectKind): 
       },
     },
     async (req, reply) => {
-      const row = await ctx.store.objects.getRow(kind, req.params.id);
-      // Permission check on the row itself keeps the hot path to one query and no JSON parsing.
-      ctx.objects.authorize(
-        req.principal,
-        kind,
-        req.params.id,
-        row ? ({ uid: row.uid, gid: row.gid, perms: row.perms } as PoolObject) : undefined,
-        'use',
-      );
-      return reply
-        .header('etag', `"${row?.revision}"`)
-        .type('application/json')
-        .send(rowToJson(kind, row as NonNullable<typeof row>));
+      const stored = await ctx.store.objects.getJson(kind, req.params.id);
+      // Permission check on the stored row itself keeps the hot path to one query and no JSON parsing.
+      ctx.objects.authorize(req.principal, kind, req.params.id, stored as PoolObject | undefined, 'use');
+      return reply.header('etag', `"${stored?.revision}"`).type('application/json').send(stored?.json);
     },
   );
 

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { renderObjectJson } from '../../core/present.js';
 import type { AppContext } from '../app.js';
-import { objectToJson } from '../present.js';
 import { errorResponses, IdParams, PoolObjectSchema, TemplateInputSchema } from '../schemas.js';
 import { sendObject } from './pool-routes.js';
 
@@ -42,7 +42,7 @@ export function registerTemplateRoutes(api: FastifyInstance, ctx: AppContext): v
       return reply
         .status(201)
         .type('application/json')
-        .send(`{"items":[${vms.map((v) => objectToJson(v)).join(',')}]}`);
+        .send(`{"items":[${vms.map((v) => renderObjectJson(v)).join(',')}]}`);
     },
   );
   api.post<{ Params: Static<typeof IdParams>; Body: Static<typeof CloneBody> }>(

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './001-initial.js';
+import { objectJson } from './002-object-json.js';
 
 /**
  * Versioned migrations, applied in name order. Never edit a released
@@ -7,6 +8,7 @@ import { initial } from './001-initial.js';
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
+  '002-object-json': objectJson,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,6 @@
-import { HOST_STATE_NAMES } from '../core/host-states.js';
-import { IMAGE_STATES, type ObjectKind } from '../core/model.js';
-import { LCM_STATE_NAMES, VM_STATE_NAMES } from '../core/vm-states.js';
+import { HOST_STATE_NAMES } from './host-states.js';
+import { IMAGE_STATES, type ObjectKind } from './model.js';
+import { LCM_STATE_NAMES, VM_STATE_NAMES } from './vm-states.js';
 
 const IMAGE_STATE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(IMAGE_STATES).map(([name, n]) => [n, name]),

@@ -1,0 +1,40 @@
+import type { ObjectKind, PoolObject } from './model.js';
+import { formatOctal } from './permissions.js';
+import { stateNames } from './state-names.js';
+
+/** Body keys that never leave the server. */
+const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = { user: ['password_hash'] };
+
+/**
+ * The API representation of an object as a JSON string: the common fields,
+ * the state names, the template, then the kind-specific body fields at the top
+ * level, minus secrets. The store renders it on every write and keeps it with
+ * the row, so reads (one object or 20,000) send stored text without parsing
+ * or serialising anything. Changing this shape needs a migration that
+ * re-renders stored rows (see src/store/migrations).
+ */
+export function renderObjectJson(obj: PoolObject): string {
+  let body: Record<string, unknown> = obj.body as unknown as Record<string, unknown>;
+  const secrets = SECRET_BODY_KEYS[obj.kind];
+  if (secrets) {
+    body = { ...body };
+    for (const k of secrets) delete body[k];
+  }
+  const names = stateNames(obj.kind, obj.state, obj.lcmState);
+  const head = {
+    id: obj.id,
+    name: obj.name,
+    uid: obj.uid,
+    gid: obj.gid,
+    uname: obj.uname,
+    gname: obj.gname,
+    permissions: formatOctal(obj.perms),
+    revision: obj.revision,
+    created_at: obj.createdAt,
+    updated_at: obj.updatedAt,
+    ...(names ? { state: names.state } : {}),
+    ...(names?.lcmState !== undefined ? { lcm_state: names.lcmState } : {}),
+    template: obj.template,
+  };
+  return JSON.stringify({ ...head, ...body });
+}
