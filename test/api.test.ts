@@ -88,6 +88,29 @@ for (const label of databaseKinds()) {
       assert.ok(list.body.total >= 3);
     });
 
+    test('USER_INPUTS drive capacity: answers are validated by type and substituted', async () => {
+      const t = await api.post('/api/v1/templates', {
+        template:
+          'NAME = sized\nMEMORY = "$MEM"\nCPU = 1\nUSER_INPUTS = [ MEM = "M|range|Memory (MB)|64..1024|128",\n  MOTD = "M|text|Message of the day" ]\nCONTEXT = [ MOTD = "$MOTD" ]\n',
+      });
+      assert.equal(t.status, 201, JSON.stringify(t.body));
+      const missing = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {});
+      assert.equal(missing.status, 400);
+      assert.equal(missing.body.error.code, 'E_USER_INPUT');
+      assert.match(missing.body.error.message, /MOTD/);
+      const outOfRange = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {
+        user_inputs: { MEM: '4096', MOTD: 'hi' },
+      });
+      assert.equal(outOfRange.status, 400);
+      assert.equal(outOfRange.body.error.code, 'E_USER_INPUT');
+      const ok = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, { user_inputs: { MEM: '256', MOTD: 'hi' } });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      assert.equal(ok.body.items[0].template.MEMORY, '256');
+      assert.equal(ok.body.items[0].template.CONTEXT.MOTD, 'hi');
+      const dflt = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, { user_inputs: { MOTD: 'x' } });
+      assert.equal(dflt.body.items[0].template.MEMORY, '128');
+    });
+
     test('a malformed template is refused with E_TEMPLATE_SYNTAX at line:column and nothing is stored', async () => {
       const before = (await api.get('/api/v1/templates')).body.total;
       const res = await api.post('/api/v1/templates', {

@@ -44,7 +44,7 @@ export {
   USER_INPUT_TYPES,
 } from './user-input-definitions.js';
 export { applyUserInputs } from './user-inputs.js';
-export type { TemplateReference } from './validate-vm.js';
+export type { TemplateReference, ValidateOptions } from './validate-vm.js';
 export { validateVmTemplate } from './validate-vm.js';
 export type { VariableRef } from './variables.js';
 export { findVariables, replaceVariables } from './variables.js';

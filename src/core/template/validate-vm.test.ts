@@ -161,4 +161,15 @@ describe('validateVmTemplate', () => {
     assert.equal(second.message, "CPU: must be a positive number, got 'x' (line 2, column 1)");
     assert.deepEqual([second.details.attribute, second.details.line, second.details.column], ['CPU', 2, 1]);
   });
+
+  it('defers $VARIABLE values and references when registering a template, never for a VM', () => {
+    const text = 'MEMORY = "$MEM"\nCPU = "$C"\nDISK = [ IMAGE_ID = "$IMG" ]\nDISK = [ IMAGE_ID = 3 ]';
+    const { references } = validateVmTemplate(parseNative(text), { deferVariables: true });
+    assert.deepEqual(
+      references.map((r) => r.id),
+      [3],
+    );
+    const err = expectOneError(() => validateVmTemplate(parseNative(text)), 'E_TEMPLATE_INVALID');
+    assert.equal(err.details.attribute, 'MEMORY');
+  });
 });

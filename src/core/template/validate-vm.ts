@@ -46,12 +46,26 @@ export interface TemplateReference {
  * Throws one `E_TEMPLATE_INVALID` naming the first problem, with
  * `details.{attribute,line,column}` for it and `details.errors` listing all.
  */
-export function validateVmTemplate(parsed: ParsedTemplate): { references: TemplateReference[] } {
-  const v = new VmValidator(parsed);
+export function validateVmTemplate(
+  parsed: ParsedTemplate,
+  options: ValidateOptions = {},
+): { references: TemplateReference[] } {
+  const v = new VmValidator(parsed, options.deferVariables === true);
   v.run();
   throwIfIssues(v.issues);
   return { references: v.references };
 }
+
+export interface ValidateOptions {
+  /**
+   * Accept values that still hold a `$VARIABLE` (`MEMORY = "$MEM"` answered by
+   * USER_INPUTS): they are checked again at instantiation, once substituted.
+   * Use it when registering a template; never for a VM.
+   */
+  deferVariables?: boolean;
+}
+
+const VARIABLE = /\$[A-Za-z_]/;
 
 const POSITIVE_INT = /^[0-9]+$/;
 const NUMBER = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
@@ -101,7 +115,10 @@ class VmValidator {
   readonly issues: TemplateIssue[] = [];
   readonly references: TemplateReference[] = [];
 
-  constructor(private readonly parsed: ParsedTemplate) {}
+  constructor(
+    private readonly parsed: ParsedTemplate,
+    private readonly deferVariables: boolean,
+  ) {}
 
   run(): void {
     this.single('MEMORY', positiveInt, true);
@@ -146,7 +163,7 @@ class VmValidator {
       this.add(name, 'must be a single value, not a vector');
       return;
     }
-    const problem = check(value);
+    const problem = this.deferVariables && VARIABLE.test(value) ? undefined : check(value);
     if (problem !== undefined) this.add(name, problem);
   }
 
@@ -168,7 +185,7 @@ class VmValidator {
   private sub(vector: TemplateVector, path: string, sub: string, check: Check): boolean {
     const value = vector[sub];
     if (value === undefined) return false;
-    const problem = check(value);
+    const problem = this.deferVariables && VARIABLE.test(value) ? undefined : check(value);
     if (problem !== undefined) this.add(`${path}/${sub}`, problem);
     return problem === undefined;
   }
@@ -200,7 +217,7 @@ class VmValidator {
     const idKey = `${prefix}_ID`;
     if (v[idKey] !== undefined) {
       if (this.sub(v, p, idKey, nonNegativeInt)) {
-        this.references.push(this.ref({ kind, by: 'id', id: Number(v[idKey]), attribute: `${p}/${idKey}` }));
+        this.push(this.ref({ kind, by: 'id', id: Number(v[idKey]), attribute: `${p}/${idKey}` }));
       }
       return;
     }
@@ -212,10 +229,17 @@ class VmValidator {
     const uid = v[`${prefix}_UID`];
     if (uname !== undefined) ref.ownerName = uname;
     else if (uid !== undefined) ref.ownerId = Number(uid);
-    this.references.push(this.ref(ref));
+    this.push(this.ref(ref));
   }
 
-  private ref(r: TemplateReference): TemplateReference {
+  private push(ref: TemplateReference | undefined): void {
+    if (ref) this.references.push(ref);
+  }
+
+  private ref(r: TemplateReference): TemplateReference | undefined {
+    // A reference still written as a $VARIABLE is resolved, and checked, at instantiation.
+    const deferred = [r.id, r.name, r.ownerName, r.ownerId].some((x) => VARIABLE.test(String(x ?? '')));
+    if ((this.deferVariables && deferred) || (r.by === 'id' && !Number.isInteger(r.id))) return undefined;
     const at = positionOf(this.parsed.positions, r.attribute);
     return at === undefined ? r : { ...r, line: at.line, column: at.column };
   }

@@ -2,7 +2,7 @@ import { OneError } from '../../core/errors.js';
 import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../../core/model.js';
 import { checkChmod, DEFAULT_PERMISSIONS, hasRight, type Principal, type Right } from '../../core/permissions.js';
 import { mergeTemplates } from '../../core/template/index.js';
-import type { Template } from '../../core/template/types.js';
+import type { ParsedTemplate, Template } from '../../core/template/types.js';
 import type { ListQuery, Store, TxStore } from '../../store/index.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
 
@@ -22,7 +22,7 @@ export interface KindHandler<K extends ObjectKind> {
   adminCreate: boolean;
   prepareCreate(tx: TxStore, who: Principal, input: CreateInput): Promise<NewPoolObject<K>>;
   /** Validates (and may normalise) a new template for an existing object. */
-  checkTemplate?(tx: TxStore, who: Principal, obj: PoolObject<K>, template: Template): Promise<Template>;
+  checkTemplate?(tx: TxStore, who: Principal, obj: PoolObject<K>, parsed: ParsedTemplate): Promise<Template>;
   beforeDelete?(tx: TxStore, who: Principal, obj: PoolObject<K>): Promise<void>;
   /** Runs in the delete transaction instead of removing the row (VMs are terminated, not removed). */
   delete?(tx: TxStore, who: Principal, obj: PoolObject<K>): Promise<void>;
@@ -118,7 +118,9 @@ export class ObjectService {
       const obj = await this.mustGetTx(tx, who, kind, id, 'manage');
       checkRevision(obj, expectedRevision);
       let template = input.append ? mergeTemplates(obj.template, parsed.template) : parsed.template;
-      if (handler.checkTemplate) template = await handler.checkTemplate(tx, who, obj, template);
+      // Positions point into the submitted text, so they only describe a replaced template.
+      const checked: ParsedTemplate = input.append ? { template, positions: new Map(), format: parsed.format } : parsed;
+      if (handler.checkTemplate) template = await handler.checkTemplate(tx, who, obj, checked);
       return tx.update(kind, id, obj.revision, (o) => ({ ...o, template }));
     });
   }

@@ -8,6 +8,7 @@ import {
   type ObjectResolver,
   substitute,
   type TemplateReference,
+  type ValidateOptions,
   validateVmTemplate,
 } from '../../core/template/index.js';
 import type { ParsedTemplate } from '../../core/template/types.js';
@@ -89,7 +90,7 @@ export class VmService {
       adminCreate: false,
       prepareCreate: async (tx, who, input) => {
         const parsed = readTemplate(input);
-        await this.validate(tx, who, parsed);
+        await this.validate(tx, who, parsed, { deferVariables: true });
         return {
           uid: who.uid,
           gid: who.gid,
@@ -103,17 +104,17 @@ export class VmService {
           body: {},
         };
       },
-      checkTemplate: async (tx, who, _obj, template) => {
-        await this.validate(tx, who, { template, positions: new Map(), format: 'json' });
-        return template;
+      checkTemplate: async (tx, who, _obj, parsed) => {
+        await this.validate(tx, who, parsed, { deferVariables: true });
+        return parsed.template;
       },
     };
     this.vmHandler = {
       adminCreate: false,
       prepareCreate: async (tx, who, input) => this.prepareVm(tx, who, readTemplate(input), null, input),
-      checkTemplate: async (tx, who, _obj, template) => {
-        await this.validate(tx, who, { template, positions: new Map(), format: 'json' });
-        return template;
+      checkTemplate: async (tx, who, _obj, parsed) => {
+        await this.validate(tx, who, parsed);
+        return parsed.template;
       },
       delete: async (tx, who, obj) => {
         await this.applyInTx(tx, who, obj, 'terminate', {});
@@ -253,8 +254,13 @@ export class VmService {
   }
 
   /** Structural validation, then every DISK/NIC reference must name an object the caller may USE. */
-  private async validate(tx: TxStore, who: Principal, parsed: ParsedTemplate): Promise<void> {
-    const { references } = validateVmTemplate(parsed);
+  private async validate(
+    tx: TxStore,
+    who: Principal,
+    parsed: ParsedTemplate,
+    options?: ValidateOptions,
+  ): Promise<void> {
+    const { references } = validateVmTemplate(parsed, options);
     for (const ref of references) await this.checkReference(tx, who, ref);
   }
 
