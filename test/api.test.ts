@@ -103,7 +103,9 @@ for (const label of databaseKinds()) {
       });
       assert.equal(outOfRange.status, 400);
       assert.equal(outOfRange.body.error.code, 'E_USER_INPUT');
-      const ok = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, { user_inputs: { MEM: '256', MOTD: 'hi' } });
+      const ok = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {
+        user_inputs: { MEM: '256', MOTD: 'hi' },
+      });
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
       assert.equal(ok.body.items[0].template.MEMORY, '256');
       assert.equal(ok.body.items[0].template.CONTEXT.MOTD, 'hi');

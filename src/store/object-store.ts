@@ -332,11 +332,15 @@ async function checkName(trx: Transaction<Database>, obj: PoolObject): Promise<v
   if (!GLOBAL_NAMES.has(obj.kind)) q = q.where('uid', '=', obj.uid);
   const clash = await q.executeTakeFirst();
   if (clash) {
-    throw new OneError('E_NAME_TAKEN', `a ${obj.kind} named '${obj.name}' already exists (id ${clash.id})`, {
-      kind: obj.kind,
-      name: obj.name,
-      id: clash.id,
-    });
+    throw new OneError(
+      'E_NAME_TAKEN',
+      `${/^[aeiou]/.test(obj.kind) ? 'an' : 'a'} ${obj.kind} named '${obj.name}' already exists (id ${clash.id})`,
+      {
+        kind: obj.kind,
+        name: obj.name,
+        id: clash.id,
+      },
+    );
   }
 }
 

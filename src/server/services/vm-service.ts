@@ -111,7 +111,14 @@ export class VmService {
     };
     this.vmHandler = {
       adminCreate: false,
-      prepareCreate: async (tx, who, input) => this.prepareVm(tx, who, readTemplate(input), null, input),
+      prepareCreate: async (tx, who, input) => {
+        // `onevm create` keeps the template's NAME; only instantiation derives `<template>-<id>` names.
+        const parsed = readTemplate(input);
+        return this.prepareVm(tx, who, parsed, null, {
+          ...input,
+          name: input.name ?? getString(parsed.template, 'NAME'),
+        });
+      },
       checkTemplate: async (tx, who, _obj, parsed) => {
         await this.validate(tx, who, parsed);
         return parsed.template;

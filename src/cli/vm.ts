@@ -1,0 +1,169 @@
+import type { Command } from 'commander';
+import { type ApiObject, VM_ACTIONS, type VmAction, type VmActionParams } from '../client/index.js';
+import { formatElapsed, formatMegabytes, templateString, vmShortState } from './cell-format.js';
+import type { CliContext } from './cli-context.js';
+import { UsageError } from './cli-error.js';
+import { forEachId, resolveOne } from './id-refs.js';
+import { outputFormat, renderData, withOutputOptions } from './output.js';
+import { emit, registerPoolVerbs } from './pool-verbs.js';
+import type { Column } from './table.js';
+
+type OutputOpts = { json?: boolean; yaml?: boolean };
+
+/** `onevm list` columns; CPU and MEM are what the VM asked for. */
+export function vmColumns(now: () => number): Column<ApiObject<'vm'>>[] {
+  return [
+    { header: 'ID', cell: (v) => String(v.id), align: 'right' },
+    { header: 'USER', cell: (v) => v.uname },
+    { header: 'GROUP', cell: (v) => v.gname },
+    { header: 'NAME', cell: (v) => v.name },
+    { header: 'STAT', cell: (v) => vmShortState(v) },
+    { header: 'CPU', cell: (v) => templateString(v.template, 'CPU') || '-', align: 'right' },
+    {
+      header: 'MEM',
+      cell: (v) => {
+        const mb = templateString(v.template, 'MEMORY');
+        return mb === '' ? '-' : formatMegabytes(Number(mb));
+      },
+      align: 'right',
+    },
+    { header: 'HOST', cell: (v) => v.host_name ?? '' },
+    {
+      header: 'TIME',
+      cell: (v) => formatElapsed((v.etime || Math.floor(now() / 1000)) - (v.stime || Math.floor(v.created_at / 1000))),
+      align: 'right',
+    },
+  ];
+}
+
+/**
+ * Verbs that map to one action, with `--hard` choosing the hard flavour.
+ * Together with deploy, migrate and recover below they cover every action of
+ * the state machine (a unit test checks that).
+ */
+export const SIMPLE_VM_VERBS: ReadonlyArray<{ verb: string; action: VmAction; hard?: VmAction }> = [
+  { verb: 'terminate', action: 'terminate', hard: 'terminate-hard' },
+  { verb: 'poweroff', action: 'poweroff', hard: 'poweroff-hard' },
+  { verb: 'undeploy', action: 'undeploy', hard: 'undeploy-hard' },
+  { verb: 'reboot', action: 'reboot', hard: 'reboot-hard' },
+  { verb: 'suspend', action: 'suspend' },
+  { verb: 'stop', action: 'stop' },
+  { verb: 'resume', action: 'resume' },
+  { verb: 'hold', action: 'hold' },
+  { verb: 'release', action: 'release' },
+  { verb: 'resched', action: 'resched' },
+  { verb: 'unresched', action: 'unresched' },
+];
+
+export const RECOVER_MODES = ['success', 'failure', 'retry', 'delete', 'recreate'] as const;
+
+/** `vm migrate` flags → action. */
+export function migrateAction(opts: { live?: boolean; poweroff?: boolean; poweroffHard?: boolean }): VmAction {
+  const chosen = [opts.live, opts.poweroff, opts.poweroffHard].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError('choose at most one of --live, --poweroff and --poweroff-hard');
+  if (opts.live) return 'live-migrate';
+  if (opts.poweroff) return 'migrate-poweroff';
+  if (opts.poweroffHard) return 'migrate-poweroff-hard';
+  return 'migrate';
+}
+
+/** `vm recover` flags → action; exactly one is required. */
+export function recoverAction(opts: Partial<Record<(typeof RECOVER_MODES)[number], boolean>>): VmAction {
+  const chosen = RECOVER_MODES.filter((m) => opts[m]);
+  if (chosen.length !== 1) {
+    throw new UsageError(`recover needs exactly one of ${RECOVER_MODES.map((m) => `--${m}`).join(', ')}`);
+  }
+  return `recover-${chosen[0]}` as VmAction;
+}
+
+function actionCommand(vm: Command, name: string, description: string): Command {
+  return withOutputOptions(vm.command(name).description(description)).argument(
+    '<ids>',
+    'VM id, name, or list like 1,2,5..7',
+  );
+}
+
+async function runAction(
+  ctx: CliContext,
+  ref: string,
+  opts: OutputOpts,
+  action: VmAction,
+  params: VmActionParams = {},
+) {
+  await ctx.withClient(async (one) => {
+    const done = await forEachId(ctx, one, 'vm', ref, (id) => one.vmAction(id, action, params));
+    emit(ctx, opts, done);
+  });
+}
+
+export function registerVm(program: Command, ctx: CliContext): void {
+  const vm = registerPoolVerbs(program, ctx, {
+    kind: 'vm',
+    summary: 'virtual machines (onevm)',
+    columns: vmColumns(() => ctx.io.now()),
+    createFromFile: true,
+    createExtras: {
+      options: (cmd) => cmd.option('--hold', 'create on HOLD instead of PENDING'),
+      fields: async (_one, opts) => (opts.hold ? { hold: true } : {}),
+    },
+    chown: true,
+    hasState: true,
+    includeDone: true,
+  });
+
+  for (const { verb, action, hard } of SIMPLE_VM_VERBS) {
+    const cmd = actionCommand(vm, verb, VM_ACTIONS[action].description);
+    if (hard) cmd.option('--hard', VM_ACTIONS[hard].description);
+    cmd.action(async (ref: string, opts: OutputOpts & { hard?: boolean }) =>
+      runAction(ctx, ref, opts, opts.hard && hard ? hard : action),
+    );
+  }
+
+  actionCommand(vm, 'deploy', VM_ACTIONS.deploy.description)
+    .argument('<host>', 'host id or name')
+    .option('--ds <datastore>', 'system datastore id or name')
+    .action(async (ref: string, host: string, opts: OutputOpts & { ds?: string }) =>
+      ctx.withClient(async (one) => {
+        const params: VmActionParams = { host_id: await resolveOne(one, 'host', host) };
+        if (opts.ds !== undefined) params.ds_id = await resolveOne(one, 'datastore', opts.ds);
+        emit(ctx, opts, await forEachId(ctx, one, 'vm', ref, (id) => one.vmAction(id, 'deploy', params)));
+      }),
+    );
+
+  actionCommand(vm, 'migrate', VM_ACTIONS.migrate.description)
+    .argument('<host>', 'target host id or name')
+    .option('--live', VM_ACTIONS['live-migrate'].description)
+    .option('--poweroff', VM_ACTIONS['migrate-poweroff'].description)
+    .option('--poweroff-hard', VM_ACTIONS['migrate-poweroff-hard'].description)
+    .option('--ds <datastore>', 'system datastore id or name on the target')
+    .action(
+      async (
+        ref: string,
+        host: string,
+        opts: OutputOpts & { live?: boolean; poweroff?: boolean; poweroffHard?: boolean; ds?: string },
+      ) => {
+        const action = migrateAction(opts);
+        await ctx.withClient(async (one) => {
+          const params: VmActionParams = { host_id: await resolveOne(one, 'host', host) };
+          if (opts.ds !== undefined) params.ds_id = await resolveOne(one, 'datastore', opts.ds);
+          emit(ctx, opts, await forEachId(ctx, one, 'vm', ref, (id) => one.vmAction(id, action, params)));
+        });
+      },
+    );
+
+  let recover = actionCommand(vm, 'recover', 'resolve a VM stuck in a transient or *_FAILURE state (administrators)');
+  for (const mode of RECOVER_MODES) recover = recover.option(`--${mode}`, VM_ACTIONS[`recover-${mode}`].description);
+  recover.action(async (ref: string, opts: OutputOpts & Record<(typeof RECOVER_MODES)[number], boolean>) =>
+    runAction(ctx, ref, opts, recoverAction(opts)),
+  );
+
+  withOutputOptions(vm.command('actions').description('list the actions the VM’s current state allows'))
+    .argument('<id>', 'VM id or name')
+    .action(async (ref: string, opts: OutputOpts) =>
+      ctx.withClient(async (one) => {
+        const actions = await one.vmAllowedActions(await resolveOne(one, 'vm', ref));
+        const fmt = outputFormat(opts);
+        ctx.out(fmt === 'human' ? actions.map((a) => `${a}\n`).join('') : renderData(actions, fmt));
+      }),
+    );
+}

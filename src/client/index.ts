@@ -1,0 +1,7 @@
+export { ApiError, codeForStatus, errorFromResponse, isApiError } from './api-error.js';
+export * from './core-exports.js';
+export { type EventStreamOptions, streamEvents, toStreamEvent } from './event-stream.js';
+export { type FetchLike, normalizeBaseUrl, type TransportOptions } from './http-transport.js';
+export { isObjectKind, OneEdgeClient, PLURALS } from './one-edge-client.js';
+export { type SseMessage, SseParser } from './sse-parser.js';
+export type * from './types.js';
