@@ -149,6 +149,17 @@ for (const label of databaseKinds()) {
       assert.equal(seen.length, 25);
       assert.equal(new Set(seen).size, 25);
       assert.equal((await store.objects.list('vm', { hostId: 1 })).length, 8);
+      // the database-side aggregation keeps id order and pages like listRows
+      const page = await store.objects.listJson('vm', { limit: 5, after: seen[2] as number });
+      const ids = (JSON.parse(`[${page.items.toString()}]`) as { id: number }[]).map((v) => v.id);
+      assert.deepEqual(ids, seen.slice(3, 8));
+      assert.equal(page.count, 5);
+      assert.equal(page.lastId, seen[7]);
+      const whole = JSON.parse(`[${(await store.objects.listJson('vm')).items.toString()}]`) as { id: number }[];
+      assert.deepEqual(
+        whole.map((v) => v.id),
+        [...whole.map((v) => v.id)].sort((a, b) => a - b),
+      );
     });
 
     test('DONE VMs are hidden from lists unless asked for', async () => {

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { OneError } from '../core/errors.js';
 import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
@@ -44,6 +44,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 type AnyRow = ObjectTable & Partial<Pick<VmTable, 'host_id'>>;
 
 const VM_DONE = 6;
+const EMPTY = Buffer.alloc(0);
 const OWNER_USE = 0o400;
 const GROUP_USE = 0o040;
 const OTHER_USE = 0o004;
@@ -92,18 +93,19 @@ export class ObjectStore {
   }
 
   /**
-   * A page of stored API representations joined into one JSON array body by
-   * the database itself (group_concat / string_agg), so listing 20,000 objects
-   * moves one string into the process instead of 20,000 rows.
+   * A page of stored API representations joined into the items of one JSON
+   * array by the database itself, so listing 20,000 objects moves one buffer
+   * into the process instead of 20,000 rows. SQLite hands the concatenation
+   * over as a blob (no UTF-8 decoding into a JS string); the ordered subquery
+   * fixes the order (SQLite does not flatten an ORDER BY subquery under an
+   * aggregate). PostgreSQL orders inside string_agg.
    */
   async listJson(
     kind: ObjectKind,
     query: ListQuery = {},
-  ): Promise<{ items: string; count: number; lastId: number | null }> {
-    const agg =
-      this.dialect === 'postgres'
-        ? sql<string | null>`string_agg(json, ',' ORDER BY id)`
-        : sql<string | null>`group_concat(json, ',' ORDER BY id)`;
+  ): Promise<{ items: Buffer; count: number; lastId: number | null }> {
+    const agg: RawBuilder<string | Buffer | null> =
+      this.dialect === 'postgres' ? sql`string_agg(json, ',' ORDER BY id)` : sql`cast(group_concat(json, ',') as blob)`;
     let inner = this.db
       .selectFrom(TABLE_OF[kind] as 'vms')
       .select(['id', 'json'])
@@ -114,11 +116,8 @@ export class ObjectStore {
       .selectFrom(inner.as('page'))
       .select([agg.as('items'), (eb) => eb.fn.countAll<number>().as('count'), (eb) => eb.fn.max('id').as('last')])
       .executeTakeFirstOrThrow();
-    return {
-      items: `[${row.items ?? ''}]`,
-      count: Number(row.count),
-      lastId: row.last === null ? null : Number(row.last),
-    };
+    const items = row.items === null ? EMPTY : typeof row.items === 'string' ? Buffer.from(row.items) : row.items;
+    return { items, count: Number(row.count), lastId: row.last === null ? null : Number(row.last) };
   }
 
   async getByName<K extends ObjectKind>(kind: K, name: string, uid?: number): Promise<PoolObject<K> | undefined> {

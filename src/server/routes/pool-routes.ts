@@ -73,7 +73,12 @@ function registerKind(api: FastifyInstance, ctx: AppContext, kind: ObjectKind): 
         ctx.store.objects.count(kind, filter),
       ]);
       const next = limit > 0 && page.count === limit ? page.lastId : null;
-      return reply.type('application/json').send(`{"items":${page.items},"next":${next},"total":${total}}`);
+      const body = Buffer.concat([
+        Buffer.from('{"items":['),
+        page.items,
+        Buffer.from(`],"next":${next},"total":${total}}`),
+      ]);
+      return reply.type('application/json').send(body);
     },
   );
 
