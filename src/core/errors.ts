@@ -29,6 +29,13 @@ export const ERRORS = {
   E_VM_ACTION_STATE: { status: 409, exit: 6, summary: 'the action is not allowed in the current state' },
   E_VM_ACTION_UNKNOWN: { status: 400, exit: 2, summary: 'no such VM action' },
   E_HOST_REQUIRED: { status: 400, exit: 2, summary: 'the action needs a target host' },
+  // hosts, agents and drivers
+  E_DRIVER_UNSUPPORTED: { status: 409, exit: 6, summary: 'the runtime driver does not support this action' },
+  E_DRIVER_FAILED: { status: 502, exit: 9, summary: 'a host-side driver operation failed' },
+  E_DRIVER_TIMEOUT: { status: 504, exit: 9, summary: 'a host-side driver operation timed out' },
+  E_HOST_UNREACHABLE: { status: 503, exit: 8, summary: 'the host is not connected' },
+  E_AGENT_AUTH: { status: 401, exit: 3, summary: 'the agent credential was refused' },
+  E_JOIN_TOKEN: { status: 401, exit: 3, summary: 'the join token is unknown, used or expired' },
   // users and groups
   E_USER_PASSWORD: { status: 400, exit: 2, summary: 'the password does not meet requirements' },
   E_GROUP_NOT_EMPTY: { status: 409, exit: 6, summary: 'the group still has members' },

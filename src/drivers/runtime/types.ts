@@ -1,0 +1,120 @@
+/**
+ * The runtime-driver contract: what every workload runtime (crun containers,
+ * QEMU microVMs, Firecracker, the in-memory mock) offers the agent. Drivers
+ * stay dumb — no timeouts, retries or logging policy here; the agent's
+ * RuntimeHost wrapper adds those (src/agent/runtime-host.ts).
+ */
+
+/** What a driver can do, as data. The agent refuses actions a driver does not declare. */
+export interface RuntimeCapabilities {
+  /** Driver name as templates and host monitoring name it: 'crun', 'runc', 'qemu', 'firecracker', 'mock'. */
+  name: string;
+  /** 'container' workloads share the host kernel; 'microvm' ones boot their own. */
+  kind: 'container' | 'microvm';
+  /** Graceful stop (SIGTERM / ACPI) before a kill. */
+  gracefulStop: boolean;
+  reboot: boolean;
+  /** Pause/resume in memory (OpenNebula's suspend). */
+  suspend: boolean;
+  /** CPU share/quota and memory limits are enforced. */
+  limits: boolean;
+  /** The workload can join a given network namespace. */
+  networkNamespace: boolean;
+  /** stdout/stderr or serial console captured to a log file. */
+  logs: boolean;
+  /** A restarted agent re-attaches to running workloads from their handle. */
+  reattach: boolean;
+}
+
+/** Everything a driver needs to create one workload. Paths are absolute. */
+export interface WorkloadSpec {
+  vmId: number;
+  /** Unique, stable name on the host, e.g. `one-42`. */
+  name: string;
+  /** Per-workload directory the driver owns (bundle, overlay, sockets); removed by destroy. */
+  workDir: string;
+  /** Read-only root filesystem (an extracted image); containers mount a copy-on-write overlay on top. */
+  rootfs: string;
+  /** OpenNebula CPU: physical share, 0.5 = half a core. */
+  cpu: number;
+  vcpu: number;
+  memoryMb: number;
+  /** Host CPUs the workload may run on (pinning), if any. */
+  cpuSet?: number[];
+  /** argv of the main process; default: the image's default or `/bin/sh /context/start.sh` … (driver-defined). */
+  command?: string[];
+  /** Environment of the main process (CONTEXT variables are also written to context.sh). */
+  env: Record<string, string>;
+  /** CONTEXT variables (names upper-case), delivered inside the workload as /context/context.sh (containers). */
+  context: Record<string, string>;
+  /** Network namespace to join: a path like /var/run/netns/oe-h1, or 'host' / undefined for the agent's own. */
+  netns?: string;
+  /** Where stdout/stderr (or the serial console) go. */
+  logPath: string;
+}
+
+/** Opaque, versioned, JSON-serialisable. The agent persists it and hands it back, even after a restart. */
+export interface WorkloadHandle {
+  driver: string;
+  version: number;
+  name: string;
+  data: Record<string, unknown>;
+}
+
+export type WorkloadState = 'created' | 'running' | 'paused' | 'stopped' | 'missing';
+
+export interface WorkloadStatus {
+  state: WorkloadState;
+  pid?: number;
+  /** Exit code when stopped by itself. */
+  exitCode?: number;
+  startedAt?: number;
+}
+
+export interface WorkloadStats {
+  /** Cumulative CPU time used, seconds. */
+  cpuSeconds: number;
+  memoryBytes: number;
+  netRxBytes?: number;
+  netTxBytes?: number;
+  diskReadBytes?: number;
+  diskWriteBytes?: number;
+}
+
+export interface ProbeResult {
+  usable: boolean;
+  /** Why not, when not usable (shown in host monitoring). */
+  reason?: string;
+  version?: string;
+}
+
+/**
+ * Every method takes an AbortSignal and must be idempotent where noted, since
+ * the agent replays plans after a crash: create on an existing name returns
+ * the existing handle; destroy of something already gone succeeds.
+ */
+export interface RuntimeDriver {
+  readonly capabilities: RuntimeCapabilities;
+  /** Whether this runtime really works on this host (a real tiny run where cheap). */
+  probe(signal: AbortSignal): Promise<ProbeResult>;
+  /** Prepares the workload without starting it. Idempotent by spec.name. */
+  create(spec: WorkloadSpec, signal: AbortSignal): Promise<WorkloadHandle>;
+  start(handle: WorkloadHandle, signal: AbortSignal): Promise<WorkloadHandle>;
+  /** Graceful stop (TERM / ACPI), then kill after timeoutMs. Idempotent. */
+  stop(handle: WorkloadHandle, timeoutMs: number, signal: AbortSignal): Promise<void>;
+  /** Immediate hard stop. Idempotent. */
+  kill(handle: WorkloadHandle, signal: AbortSignal): Promise<void>;
+  /** Restart the main process (new process, same workload). Needs capabilities.reboot. */
+  reboot(handle: WorkloadHandle, hard: boolean, signal: AbortSignal): Promise<WorkloadHandle>;
+  /** Freeze in memory (needs capabilities.suspend; otherwise throws E_DRIVER_UNSUPPORTED). */
+  pause(handle: WorkloadHandle, signal: AbortSignal): Promise<void>;
+  resume(handle: WorkloadHandle, signal: AbortSignal): Promise<void>;
+  /** Removes everything the workload left on the host (process, bundle, mounts, cgroups). Idempotent. */
+  destroy(handle: WorkloadHandle, signal: AbortSignal): Promise<void>;
+  inspect(handle: WorkloadHandle, signal: AbortSignal): Promise<WorkloadStatus>;
+  stats(handle: WorkloadHandle, signal: AbortSignal): Promise<WorkloadStats>;
+  /** After an agent restart: re-attach to the workload from its handle without restarting it. */
+  recover(handle: WorkloadHandle, signal: AbortSignal): Promise<WorkloadHandle>;
+  /** Workloads this driver finds on the host (for wild-VM detection), by name. */
+  list(signal: AbortSignal): Promise<string[]>;
+}
