@@ -26,6 +26,7 @@ import { kindHandlers } from './services/kind-handlers.js';
 import { ObjectService } from './services/object-service.js';
 import { UserService } from './services/user-service.js';
 import { VmService } from './services/vm-service.js';
+import { registerWebUi } from './web-ui.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -121,6 +122,7 @@ export async function buildApp(
     },
     { prefix: '/api/v1' },
   );
+  await registerWebUi(app);
   app.addHook('onClose', async () => events.close());
   return { app, ctx };
 }
