@@ -6,6 +6,10 @@ log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Debian packages the build and the test suite need; installed only when missing.
 APT_BUILD=(build-essential python3 ca-certificates curl)
+# What edge hosts need to run workloads: OCI runtimes and the busybox base image.
+APT_HOST=(crun runc busybox-static iproute2 util-linux)
+# Only the test suite: PostgreSQL (store tests; scripts/start-postgres), Chromium (web UI tests).
+APT_TEST=(postgresql chromium)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then

@@ -40,7 +40,7 @@ let env: NodeJS.ProcessEnv = {};
 /** Starts the front-end and resolves with the URL it logged. */
 function startServer(dataDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--port', '0'], {
+    const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--port', '0', '--agent-port', '0'], {
       cwd: ROOT,
       env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ONEEDGE_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -270,7 +270,11 @@ describe('oneedge CLI against a real front-end', () => {
   });
 
   it('manages hosts', async () => {
-    assert.equal(await ok(['host', 'create', 'edge-1', '--cluster', 'default']), 'ID: 0\n');
+    const created = await ok(['host', 'create', 'edge-1', '--cluster', 'default']);
+    assert.match(
+      created,
+      /^ID: 0\nOn the host, run:\n {2}oneedge agent --join https:\/\/\S+ --token oej_0_\S+ --ca-hash [0-9a-f]{64}\n$/,
+    );
     await ok(['host', 'disable', 'edge-1']);
     assert.match(await ok(['host', 'list']), /\n +0 edge-1 +0 +oneedge +oneedge +dsbl\n/);
     await ok(['host', 'enable', '0']);

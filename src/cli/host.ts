@@ -48,7 +48,10 @@ export function registerHost(program: Command, ctx: CliContext): void {
           if (opts.imMad !== undefined) input.im_mad = opts.imMad;
           if (opts.vmMad !== undefined) input.vm_mad = opts.vmMad;
           const obj = await one.create('host', input);
-          emit(ctx, opts, [obj], () => `ID: ${obj.id}\n`);
+          const join = await one.hostJoinToken(obj.id).catch(() => undefined);
+          emit(ctx, opts, [obj], () =>
+            join ? `ID: ${obj.id}\nOn the host, run:\n  ${join.command}\n` : `ID: ${obj.id}\n`,
+          );
         }),
     );
 
@@ -61,4 +64,21 @@ export function registerHost(program: Command, ctx: CliContext): void {
         }),
       );
   }
+
+  withOutputOptions(host.command('join-token').description("issue a one-time join token for the host's agent (1 h)"))
+    .argument('<id>', 'host id or name')
+    .action(async (ref: string, opts: { json?: boolean; yaml?: boolean }) =>
+      ctx.withClient(async (one) => {
+        const join = await one.hostJoinToken(await resolveOne(one, 'host', ref));
+        emit(ctx, opts, [join], () => `${join.command}\n`);
+      }),
+    );
+
+  withOutputOptions(host.command('revoke').description("revoke the host agent's credential and disconnect it"))
+    .argument('<ids>', 'host id, name, or list like 1,2,5..7')
+    .action(async (ref: string, opts: { json?: boolean; yaml?: boolean }) =>
+      ctx.withClient(async (one) => {
+        emit(ctx, opts, await forEachId(ctx, one, 'host', ref, (id) => one.revokeHost(id)));
+      }),
+    );
 }

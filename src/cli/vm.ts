@@ -166,4 +166,18 @@ export function registerVm(program: Command, ctx: CliContext): void {
         ctx.out(fmt === 'human' ? actions.map((a) => `${a}\n`).join('') : renderData(actions, fmt));
       }),
     );
+
+  withOutputOptions(vm.command('log').description("print the VM's console log (its workload's stdout/stderr)"))
+    .argument('<id>', 'VM id or name')
+    .option('--tail <bytes>', 'bytes from the end (default 65536)')
+    .action(async (ref: string, opts: OutputOpts & { tail?: string }) =>
+      ctx.withClient(async (one) => {
+        const log = await one.vmLog(
+          await resolveOne(one, 'vm', ref),
+          opts.tail === undefined ? undefined : Number(opts.tail),
+        );
+        const fmt = outputFormat(opts);
+        ctx.out(fmt === 'human' ? log.data : renderData(log, fmt));
+      }),
+    );
 }

@@ -244,7 +244,25 @@ export class OneEdgeClient {
     return res.actions;
   }
 
+  /** The tail of a VM's console log, read from its host through the front-end. */
+  async vmLog(id: number, tailBytes?: number): Promise<{ data: string; truncated: boolean }> {
+    const q = tailBytes === undefined ? '' : `?tail=${Math.max(0, Math.floor(tailBytes))}`;
+    return this.http.request('GET', `/vms/${checkId(id)}/log${q}`);
+  }
+
   // --- hosts ------------------------------------------------------------------------------
+
+  /** A one-time join token and the command to run on the edge host. */
+  async hostJoinToken(
+    id: number,
+  ): Promise<{ token: string; expires_at: number; ca_hash: string; url: string; command: string }> {
+    return this.http.request('POST', `/hosts/${checkId(id)}/join-token`);
+  }
+
+  /** Revokes the host's agent credential and closes its session. */
+  async revokeHost(id: number): Promise<ApiObject<'host'>> {
+    return this.http.request('POST', `/hosts/${checkId(id)}/revoke`);
+  }
 
   async hostAction(id: number, action: HostOperatorAction, ifMatchRevision?: number): Promise<ApiObject<'host'>> {
     return this.http.request('POST', `/hosts/${checkId(id)}/actions/${action}`, { ifMatch: ifMatchRevision });

@@ -1,3 +1,4 @@
+import type { HostFacts } from './agent-protocol.js';
 import type { Template } from './template/types.js';
 
 /**
@@ -41,6 +42,19 @@ export interface HostBody {
   cluster_id: number;
   im_mad: string;
   vm_mad: string;
+  /** SHA-256 of the agent's credential secret; null until the host joins (or after revoke). Never shown. */
+  credential_hash: string | null;
+  /** SHA-256 of the one-time join token, and when it expires (ms). Never shown. */
+  join_token_hash: string | null;
+  join_token_expires: number;
+  /** The last agent message sequence number applied: anything at or below it is a replay. */
+  last_agent_seq: number;
+  /** What the agent reported about the machine on its last hello. */
+  facts: HostFacts | null;
+  /** ms since the epoch of the last message from the agent; 0 = never. */
+  last_seen: number;
+  /** Whether an agent session is open right now (as of the last change). */
+  connected: boolean;
 }
 
 export type DatastoreType = 'IMAGE' | 'SYSTEM' | 'FILE';
@@ -59,7 +73,10 @@ export interface ImageBody {
   persistent: boolean;
   format: string;
   size_mb: number;
+  /** Where the image's file lives on the front-end (its datastore), empty for none. */
   source: string;
+  /** SHA-256 of the image file, hex; agents verify it after download. */
+  sha256: string | null;
   running_vms: number[];
 }
 
@@ -92,6 +109,8 @@ export interface VmBody {
   resched: boolean;
   sched_message: string;
   history: VmHistoryRecord[];
+  /** The last host-side error (driver message), shown like OpenNebula's ERROR attribute. */
+  error: string | null;
   /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */
   user_template: Template;
   stime: number;

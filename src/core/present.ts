@@ -3,7 +3,10 @@ import { formatOctal } from './permissions.js';
 import { stateNames } from './state-names.js';
 
 /** Body keys that never leave the server. */
-const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = { user: ['password_hash'] };
+const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = {
+  user: ['password_hash'],
+  host: ['credential_hash', 'join_token_hash'],
+};
 
 /**
  * The API representation of an object as a JSON string: the common fields,

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { ERRORS, isOneError, OneError } from '../core/errors.js';
 import type { Principal } from '../core/permissions.js';
 import type { Store } from '../store/index.js';
+import type { AgentGateway } from './agents/agent-gateway.js';
+import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
@@ -34,6 +36,15 @@ declare module 'fastify' {
   }
 }
 
+/** The agent side of the front-end, present when the agent listener runs. */
+export interface AgentServices {
+  credentials: HostCredentials;
+  gateway: AgentGateway;
+  caHash: string;
+  /** What join commands tell agents to dial. */
+  agentUrl: string;
+}
+
 export interface AppContext {
   config: ServerConfig;
   store: Store;
@@ -43,6 +54,7 @@ export interface AppContext {
   vms: VmService;
   events: EventHub;
   version: string;
+  agents: AgentServices | null;
 }
 
 /** Routes reachable without a token. */
@@ -60,6 +72,7 @@ export async function buildApp(
   store: Store,
   logger: Logger,
   version: string,
+  agents: AgentServices | null = null,
 ): Promise<{ app: FastifyInstance; ctx: AppContext }> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -75,7 +88,7 @@ export async function buildApp(
   const objects = new ObjectService(store, kindHandlers(users, vms));
   vms.bind(objects);
   const events = new EventHub(store);
-  const ctx: AppContext = { config, store, sessions, objects, users, vms, events, version };
+  const ctx: AppContext = { config, store, sessions, objects, users, vms, events, version, agents };
 
   await app.register(swagger, {
     openapi: {

@@ -21,6 +21,17 @@ export interface ServerConfig {
   readonly bodyLimitBytes: number;
   /** scrypt cost parameter N for password hashes (power of two). */
   readonly scryptCost: number;
+  /** The agent listener (TLS): where edge-host agents dial in. */
+  readonly agentHost: string;
+  readonly agentPort: number;
+  /** The URL agents are told to use in join commands; default https://<host>:<agentPort>. */
+  readonly agentUrl: string | null;
+  /** WebSocket ping period on agent links; a link missing two is dropped. */
+  readonly heartbeatSeconds: number;
+  /** How long a host operation may wait for a cut-off host before the VM fails. */
+  readonly actionTimeoutSeconds: number;
+  /** Graceful (ACPI / SIGTERM) shutdown before a kill. */
+  readonly stopTimeoutSeconds: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -31,6 +42,11 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info',
   bodyLimitBytes: 4 * 1024 * 1024,
   scryptCost: 2 ** 15,
+  agentHost: '0.0.0.0',
+  agentPort: 2634,
+  heartbeatSeconds: 10,
+  actionTimeoutSeconds: 300,
+  stopTimeoutSeconds: 30,
 } as const;
 
 const FLAGS: Record<string, keyof RawConfig> = {
@@ -40,6 +56,11 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--db-url': 'dbUrl',
   '--token-ttl': 'tokenTtlSeconds',
   '--log-level': 'logLevel',
+  '--agent-host': 'agentHost',
+  '--agent-port': 'agentPort',
+  '--agent-url': 'agentUrl',
+  '--heartbeat': 'heartbeatSeconds',
+  '--action-timeout': 'actionTimeoutSeconds',
 };
 
 const ENV: Record<string, keyof RawConfig> = {
@@ -50,6 +71,12 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_TOKEN_TTL: 'tokenTtlSeconds',
   ONEEDGE_LOG_LEVEL: 'logLevel',
   ONEEDGE_SCRYPT_COST: 'scryptCost',
+  ONEEDGE_AGENT_HOST: 'agentHost',
+  ONEEDGE_AGENT_PORT: 'agentPort',
+  ONEEDGE_AGENT_URL: 'agentUrl',
+  ONEEDGE_HEARTBEAT: 'heartbeatSeconds',
+  ONEEDGE_ACTION_TIMEOUT: 'actionTimeoutSeconds',
+  ONEEDGE_STOP_TIMEOUT: 'stopTimeoutSeconds',
 };
 
 interface RawConfig {
@@ -60,6 +87,12 @@ interface RawConfig {
   tokenTtlSeconds?: string;
   logLevel?: string;
   scryptCost?: string;
+  agentHost?: string;
+  agentPort?: string;
+  agentUrl?: string;
+  heartbeatSeconds?: string;
+  actionTimeoutSeconds?: string;
+  stopTimeoutSeconds?: string;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -99,6 +132,18 @@ export function parseServerConfig(
     logLevel: logLevel as ServerConfig['logLevel'],
     bodyLimitBytes: CONFIG_DEFAULTS.bodyLimitBytes,
     scryptCost,
+    agentHost: raw.agentHost ?? CONFIG_DEFAULTS.agentHost,
+    agentPort: int(raw.agentPort, CONFIG_DEFAULTS.agentPort, 'agentPort', 0, 65535),
+    agentUrl: raw.agentUrl ? agentUrl(raw.agentUrl) : null,
+    heartbeatSeconds: int(raw.heartbeatSeconds, CONFIG_DEFAULTS.heartbeatSeconds, 'heartbeatSeconds', 1, 3600),
+    actionTimeoutSeconds: int(
+      raw.actionTimeoutSeconds,
+      CONFIG_DEFAULTS.actionTimeoutSeconds,
+      'actionTimeoutSeconds',
+      1,
+      86400,
+    ),
+    stopTimeoutSeconds: int(raw.stopTimeoutSeconds, CONFIG_DEFAULTS.stopTimeoutSeconds, 'stopTimeoutSeconds', 0, 3600),
   });
 }
 
@@ -110,6 +155,12 @@ function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfi
     `database URL must start with postgres://, postgresql:// or sqlite: (got '${url.split(':')[0]}:')`,
     'dbUrl',
   );
+}
+
+function agentUrl(url: string): string {
+  if (!/^https:\/\/[^/\s]+$/.test(url))
+    throw invalid(`agentUrl must look like https://host:port, got '${url}'`, 'agentUrl');
+  return url;
 }
 
 function int(value: string | undefined, fallback: number, field: string, min: number, max: number): number {

@@ -1,10 +1,16 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { isOneError } from '../core/errors.js';
 import { openStore } from '../store/index.js';
+import { AgentGateway } from './agents/agent-gateway.js';
+import { HostCredentials } from './agents/host-credentials.js';
+import { LifecycleController } from './agents/lifecycle-controller.js';
 import { buildApp } from './app.js';
+import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
-import { parseServerConfig } from './config.js';
+import { parseServerConfig, type ServerConfig } from './config.js';
+import { loadOrCreatePki } from './pki.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -13,9 +19,18 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-/** `oneedge server [--data-dir D] [--host H] [--port P] [--db-url URL]`: the front-end daemon. */
+function advertisedAgentUrl(config: ServerConfig, port: number): string {
+  if (config.agentUrl) return config.agentUrl;
+  const host = config.agentHost === '0.0.0.0' || config.agentHost === '::' ? hostname() : config.agentHost;
+  return `https://${host}:${port}`;
+}
+
+/**
+ * `oneedge server [--data-dir D] [--host H] [--port P] [--db-url URL] [--agent-port P] …`:
+ * the front-end daemon — REST API, agent listener, lifecycle controller.
+ */
 export async function main(argv: string[]): Promise<void> {
-  let config: ReturnType<typeof parseServerConfig>;
+  let config: ServerConfig;
   try {
     config = parseServerConfig(argv, process.env);
   } catch (err) {
@@ -30,10 +45,45 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config.database);
   await bootstrap(store, config.dataDir, config.scryptCost, log);
-  const { app } = await buildApp(config, store, log, packageVersion());
+  const images = new BaseImages(store, config.dataDir, log);
+  await images.ensure();
+
+  const pki = await loadOrCreatePki(config.dataDir, config.agentUrl ? [new URL(config.agentUrl).hostname] : []);
+  const credentials = new HostCredentials(store);
+  const gateway = new AgentGateway(store, pki, credentials, log.child({ component: 'agent-gateway' }), {
+    heartbeatMs: config.heartbeatSeconds * 1000,
+    imageFile: (hostId, imageId) => images.fileFor(hostId, imageId),
+  });
+  const agentPort = await gateway.listen(config.agentHost, config.agentPort);
+  const agentUrl = advertisedAgentUrl(config, agentPort);
+
+  const { app, ctx } = await buildApp(config, store, log, packageVersion(), {
+    credentials,
+    gateway,
+    caHash: pki.caHash,
+    agentUrl,
+  });
+  const controller = new LifecycleController(store, gateway, ctx.vms, log.child({ component: 'lifecycle' }), {
+    actionTimeoutMs: config.actionTimeoutSeconds * 1000,
+    resyncMs: 5000,
+    stopTimeoutMs: config.stopTimeoutSeconds * 1000,
+    defaultImageId: () => images.defaultImageId,
+  });
+  gateway.bind(controller);
+  store.objects.onChange((e) => {
+    if (e.kind === 'host' && e.op === 'delete') gateway.disconnect(e.id, 'host deleted');
+  });
+  controller.start();
+
   const address = await app.listen({ host: config.host, port: config.port });
   log.info(
-    { url: `${address}/api/v1`, database: store.kind, authFile: `${config.dataDir}/${ONEADMIN_AUTH_FILE}` },
+    {
+      url: `${address}/api/v1`,
+      agentUrl,
+      caHash: pki.caHash,
+      database: store.kind,
+      authFile: `${config.dataDir}/${ONEADMIN_AUTH_FILE}`,
+    },
     'oneedge server listening',
   );
   let stopping = false;
@@ -41,6 +91,8 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    await controller.stop();
+    await gateway.close();
     await app.close();
     await store.close();
     process.exit(0);

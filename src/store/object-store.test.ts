@@ -38,6 +38,7 @@ function vm(name: string, host_id: number | null, state = 1): NewPoolObject<'vm'
       host_name: null,
       pending_op: null,
       last_action: null,
+      error: null,
       resched: false,
       sched_message: '',
       history: [],

@@ -13,12 +13,17 @@ export interface ServerOptions {
   /** Reuse a data dir (restart tests); default: a new temp dir. */
   dataDir?: string;
   env?: Record<string, string>;
+  /** Extra `oneedge server` flags. */
+  args?: string[];
 }
 
 /** A real `oneedge server` process on a free loopback port. */
 export class TestServer {
   private child: ChildProcess | null = null;
   url = '';
+  /** The agent listener's port and the CA hash agents pin. */
+  agentPort = 0;
+  caHash = '';
   readonly dataDir: string;
   private readonly ownsDir: boolean;
   private output: string[] = [];
@@ -46,6 +51,7 @@ export class TestServer {
     // A restart keeps the port, so clients (and their tokens) carry on as after a real restart.
     const port = this.url ? new URL(this.url).port : '0';
     const args = [BIN, 'server', '--data-dir', this.dataDir, '--port', port, '--log-level', 'info'];
+    args.push('--agent-port', String(this.agentPort), ...(this.opts.args ?? []));
     if (this.opts.dbUrl) args.push('--db-url', this.opts.dbUrl);
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ...this.opts.env },
@@ -61,6 +67,11 @@ export class TestServer {
         this.output.push(line);
         if (this.output.length > 200) this.output.shift();
         const m = /"url":"(http:\/\/[^"]+)\/api\/v1"/.exec(line);
+        const agent = /"agentUrl":"https:\/\/[^"]*:(\d+)","caHash":"([0-9a-f]+)"/.exec(line);
+        if (agent?.[1] && agent[2]) {
+          this.agentPort = Number(agent[1]);
+          this.caHash = agent[2];
+        }
         if (m?.[1]) {
           clearTimeout(timer);
           resolve(m[1]);

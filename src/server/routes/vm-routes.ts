@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { OneError } from '../../core/errors.js';
 import { allowedActions, VM_ACTION_LIST } from '../../core/vm-state-machine.js';
 import { LCM_STATE_NAMES, VM_STATE_NAMES } from '../../core/vm-states.js';
 import type { AppContext } from '../app.js';
@@ -10,6 +11,11 @@ import { ifMatch, sendObject } from './pool-routes.js';
 const ActionParams = Type.Object({
   id: Type.Integer({ minimum: 0 }),
   action: Type.Union(VM_ACTION_LIST.map((a) => Type.Literal(a))),
+});
+const LogQuery = Type.Object({
+  tail: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 4_194_304, description: 'bytes from the end (default 64 KiB)' }),
+  ),
 });
 const ActionBody = Type.Union([
   Type.Object(
@@ -50,6 +56,27 @@ export function registerVmRoutes(api: FastifyInstance, ctx: AppContext): void {
         ifMatch(req.headers['if-match']),
       );
       return sendObject(reply, vm);
+    },
+  );
+  api.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof LogQuery> }>(
+    '/vms/:id/log',
+    {
+      schema: {
+        tags: ['vms'],
+        summary: "The tail of the VM's console log (workload stdout/stderr), read from its host",
+        params: IdParams,
+        querystring: LogQuery,
+        response: { 200: Type.Object({ data: Type.String(), truncated: Type.Boolean() }), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const vm = await ctx.objects.get(req.principal, 'vm', req.params.id);
+      if (!ctx.agents) throw new OneError('E_UNAVAILABLE', 'the agent listener is not running on this front-end');
+      const hostId = vm.body.host_id ?? vm.body.history.at(-1)?.host_id;
+      if (hostId === undefined || hostId === null) {
+        throw new OneError('E_HOST_REQUIRED', `VM ${vm.id} has never run on a host, so it has no log`);
+      }
+      return ctx.agents.gateway.readLog(hostId, vm.id, req.query.tail ?? 65_536);
     },
   );
   api.get<{ Params: Static<typeof IdParams> }>(

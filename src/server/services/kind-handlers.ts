@@ -92,7 +92,18 @@ const host: KindHandler<'host'> = {
       state: 0, // INIT until its agent reports
       lcmState: 0,
       template: parsed.template,
-      body: { cluster_id: clusterId, im_mad: imMad, vm_mad: vmMad },
+      body: {
+        cluster_id: clusterId,
+        im_mad: imMad,
+        vm_mad: vmMad,
+        credential_hash: null,
+        join_token_hash: null,
+        join_token_expires: 0,
+        last_agent_seq: 0,
+        facts: null,
+        last_seen: 0,
+        connected: false,
+      },
     };
   },
   async beforeDelete(tx, _who, obj) {
@@ -171,6 +182,7 @@ const image: KindHandler<'image'> = {
         format: getString(t, 'FORMAT') ?? 'raw',
         size_mb: intAttr(t, 'SIZE', 0),
         source: '',
+        sha256: null,
         running_vms: [],
       },
     };

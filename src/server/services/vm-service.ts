@@ -44,7 +44,7 @@ export interface ActionParams {
 
 const MAX_MULTIPLE = 1000;
 
-function phaseOf(vm: PoolObject<'vm'>): VmPhase {
+export function phaseOf(vm: PoolObject<'vm'>): VmPhase {
   return {
     state: VM_STATE_NAMES[vm.state] ?? 'INIT',
     lcm: LCM_STATE_NAMES[vm.lcmState] ?? 'LCM_INIT',
@@ -64,6 +64,7 @@ function emptyBody(templateId: number | null): VmBody {
     host_name: null,
     pending_op: null,
     last_action: null,
+    error: null,
     resched: false,
     sched_message: '',
     history: [],
@@ -172,7 +173,8 @@ export class VmService {
     });
   }
 
-  private async applyInTx(
+  /** Applies an action inside an open transaction (controllers use it with the system principal). */
+  async applyInTx(
     tx: TxStore,
     who: Principal,
     vm: PoolObject<'vm'>,

@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import {
+  AGENT_PROTOCOL_VERSION,
+  type AgentMessage,
+  type FrontEndMessage,
+  type HostFacts,
+  parseFrontEndMessage,
+  type WorkloadReport,
+} from '../core/agent-protocol.js';
+import type { Outbox } from './outbox.js';
+import type { AgentIdentity } from './state-files.js';
+import { tlsOptions } from './tls.js';
+
+export interface ChannelHandlers {
+  facts(): Promise<HostFacts>;
+  inventory(): Promise<WorkloadReport[]>;
+  plan(msg: Extract<FrontEndMessage, { t: 'plan' }>): void;
+  readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
+}
+
+export interface ChannelOptions {
+  /** First reconnect delay; doubles per failure up to maxBackoffMs, with ±50 % jitter. */
+  minBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+/**
+ * The agent's end of the channel: dials the front-end (TLS, pinned CA, host
+ * credential), says hello with its inventory, replays what the outbox holds
+ * beyond what the front-end already applied, and keeps the link alive.
+ * A link that stops receiving pings is dropped and dialled again with
+ * exponential backoff and jitter. Stops for good when the front-end refuses
+ * the credential (revoked or forged): retrying could not fix that.
+ */
+export class Channel {
+  private ws: WebSocket | null = null;
+  private stopped = false;
+  private failures = 0;
+  private watchdog: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private ready = false;
+  connects = 0;
+
+  constructor(
+    private readonly identity: AgentIdentity,
+    private readonly outbox: Outbox,
+    private readonly handlers: ChannelHandlers,
+    private readonly log: Logger,
+    private readonly options: ChannelOptions,
+  ) {}
+
+  start(): void {
+    this.dial();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.ws?.terminate();
+  }
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  /** Stores a result or event in the outbox and sends it now if the link is up. */
+  async emit(msg: Parameters<Outbox['add']>[0]): Promise<void> {
+    const stamped = await this.outbox.add(msg);
+    this.sendRaw(stamped);
+  }
+
+  private sendRaw(msg: AgentMessage): void {
+    if (this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const url = `${this.identity.url.replace(/^https:/, 'wss:')}/agent/v1/channel`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.identity.credential}` },
+      ...tlsOptions({ ca: this.identity.caPem }),
+      handshakeTimeout: 10_000,
+      maxPayload: 4 * 1024 * 1024,
+    });
+    this.ws = ws;
+    ws.on('open', () => void this.hello(ws));
+    ws.on('message', (data) => this.onMessage(ws, data.toString()));
+    ws.on('ping', () => this.armWatchdog(ws));
+    ws.on('unexpected-response', (_req, res) => {
+      const status = res.statusCode ?? 0;
+      if (status === 401) {
+        this.log.error({ status }, 'the front-end refused this host credential (revoked or forged); not retrying');
+        this.stopped = true;
+      } else {
+        this.log.warn({ status }, 'the front-end refused the channel');
+      }
+      ws.terminate();
+    });
+    ws.on('close', (code, reason) => {
+      this.ready = false;
+      if (this.watchdog) clearTimeout(this.watchdog);
+      if (this.ws === ws) this.ws = null;
+      this.log.info({ code, reason: reason.toString() }, 'channel closed');
+      this.scheduleRedial();
+    });
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'channel error'));
+  }
+
+  private async hello(ws: WebSocket): Promise<void> {
+    const msg: AgentMessage = {
+      t: 'hello',
+      protocol: AGENT_PROTOCOL_VERSION,
+      facts: await this.handlers.facts(),
+      workloads: await this.handlers.inventory(),
+    };
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  }
+
+  private onMessage(ws: WebSocket, text: string): void {
+    const msg = parseFrontEndMessage(text);
+    if (!msg) {
+      this.log.warn('malformed message from the front-end; ignored');
+      return;
+    }
+    switch (msg.t) {
+      case 'welcome':
+        this.ready = true;
+        this.failures = 0;
+        this.connects++;
+        this.heartbeatMs = msg.heartbeatMs;
+        this.armWatchdog(ws);
+        this.log.info({ hostId: msg.hostId, lastAgentSeq: msg.lastAgentSeq }, 'channel ready');
+        void this.outbox.ack(msg.lastAgentSeq).then(() => {
+          for (const m of this.outbox.pending()) this.sendRaw(m);
+        });
+        return;
+      case 'ack':
+        void this.outbox.ack(msg.seq);
+        return;
+      case 'plan':
+        this.handlers.plan(msg);
+        return;
+      case 'read-log':
+        void this.handlers.readLog(msg.vmId, msg.maxBytes).then(
+          (r) => this.sendRaw({ t: 'log', reqId: msg.reqId, vmId: msg.vmId, ...r }),
+          (err: unknown) =>
+            this.sendRaw({
+              t: 'log',
+              reqId: msg.reqId,
+              vmId: msg.vmId,
+              data: '',
+              truncated: false,
+              error: String(err),
+            }),
+        );
+        return;
+      case 'bye':
+        this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');
+        return;
+    }
+  }
+
+  private heartbeatMs = 10_000;
+
+  /** Missing three heartbeats means the link is dead even if TCP has not noticed. */
+  private armWatchdog(ws: WebSocket): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.log.warn('no heartbeat from the front-end; dropping the link');
+      ws.terminate();
+    }, this.heartbeatMs * 3);
+  }
+
+  private scheduleRedial(): void {
+    if (this.stopped) return;
+    this.failures++;
+    const base = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** Math.min(this.failures - 1, 16));
+    const delay = Math.round(base * (0.5 + Math.random()));
+    this.log.debug({ delay }, 'redialling');
+    this.retry = setTimeout(() => this.dial(), delay);
+  }
+}

@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import { arch, cpus, hostname, totalmem } from 'node:os';
+import type { HostFacts } from '../core/agent-protocol.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+/** What the agent tells the front-end about this machine at every hello. */
+export async function hostFacts(runtimes: string[], unusable: Record<string, string>): Promise<HostFacts> {
+  let memoryMb = Math.floor(totalmem() / 1048576);
+  // Inside a memory-limited cgroup the limit is the real capacity.
+  try {
+    const limit = Number((await readFile('/sys/fs/cgroup/memory/memory.limit_in_bytes', 'utf8')).trim());
+    if (Number.isFinite(limit) && limit > 0 && limit < totalmem()) memoryMb = Math.floor(limit / 1048576);
+  } catch {
+    // no v1 memory controller: keep the machine total
+  }
+  return {
+    hostname: hostname(),
+    arch: arch(),
+    cpus: cpus().length,
+    memoryMb,
+    agentVersion: AGENT_VERSION,
+    runtimes,
+    unusable,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The agent channel protocol: JSON text frames on a TLS WebSocket that the
+ * edge host's agent opens to the front-end (`wss://<front-end>:2634/agent/v1/channel`,
+ * `Authorization: Bearer <host credential>`).
+ *
+ *   agent                                front-end
+ *     | ---- hello {protocol, inventory} ---> |   authenticate, refuse duplicates
+ *     | <--- welcome {lastAgentSeq} --------- |   agent drops buffered messages ≤ lastAgentSeq,
+ *     | ---- result/event {seq} (replayed) -> |   replays the rest in order
+ *     | <--- plan {planId, vmId, op, spec} -- |   idempotent by planId
+ *     | ---- result {seq, planId, ok} ------> |   applied once: seq must grow
+ *     | <--- ack {seq} ---------------------- |   agent forgets acknowledged messages
+ *
+ * Heartbeats are WebSocket ping/pong frames. Every agent message that changes
+ * front-end state carries a per-host sequence number that only grows (also
+ * across agent restarts); the front-end persists the last one it applied and
+ * drops anything at or below it, so a replayed message cannot act twice.
+ */
+export const AGENT_PROTOCOL_VERSION = 1;
+
+/** The host operations plans carry: the state machine's driver ops. */
+export type PlanOp =
+  | 'prolog'
+  | 'prolog-resume'
+  | 'prolog-undeploy'
+  | 'prolog-migrate'
+  | 'boot'
+  | 'restore'
+  | 'shutdown'
+  | 'cancel'
+  | 'save'
+  | 'reboot'
+  | 'reset'
+  | 'migrate-live'
+  | 'epilog'
+  | 'epilog-stop'
+  | 'epilog-undeploy'
+  | 'cleanup';
+
+/** What the agent needs to run a VM's workload, derived from its template. */
+export interface PlanSpec {
+  name: string;
+  runtime: string;
+  /** Image the root filesystem comes from: id and content hash (sha256 of the tarball). */
+  image: { id: number; sha256: string; sizeBytes: number } | null;
+  cpu: number;
+  vcpu: number;
+  memoryMb: number;
+  command?: string[];
+  context: Record<string, string>;
+  /** The action behind the op, e.g. 'suspend' for save, 'poweroff-hard' for cancel. */
+  action: string | null;
+  /** Graceful stop timeout, ms. */
+  stopTimeoutMs: number;
+}
+
+export interface WorkloadReport {
+  vmId: number;
+  state: 'running' | 'stopped' | 'paused' | 'created' | 'missing';
+  pid?: number;
+  exitCode?: number;
+}
+
+export interface HostFacts {
+  hostname: string;
+  arch: string;
+  cpus: number;
+  memoryMb: number;
+  agentVersion: string;
+  /** Runtimes that passed their probe on this host. */
+  runtimes: string[];
+  /** Why each unusable runtime is unusable. */
+  unusable: Record<string, string>;
+}
+
+export type AgentMessage =
+  | { t: 'hello'; protocol: number; facts: HostFacts; workloads: WorkloadReport[] }
+  | {
+      t: 'result';
+      seq: number;
+      planId: string;
+      vmId: number;
+      op: PlanOp;
+      ok: boolean;
+      error?: { code: string; message: string };
+      workload?: WorkloadReport;
+    }
+  | { t: 'event'; seq: number; vmId: number; workload: WorkloadReport; reason: string }
+  /** Answer to read-log: no sequence number, it changes nothing. */
+  | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string };
+
+export type FrontEndMessage =
+  | { t: 'welcome'; protocol: number; hostId: number; lastAgentSeq: number; heartbeatMs: number }
+  | { t: 'plan'; planId: string; vmId: number; op: PlanOp; spec: PlanSpec }
+  | { t: 'ack'; seq: number }
+  | { t: 'read-log'; reqId: string; vmId: number; maxBytes: number }
+  | { t: 'bye'; reason: string };
+
+/** Parses one frame; returns undefined for anything that is not a known message shape. */
+export function parseAgentMessage(text: string): AgentMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null) return undefined;
+  const o = m as Record<string, unknown>;
+  switch (o.t) {
+    case 'hello':
+      return typeof o.protocol === 'number' && typeof o.facts === 'object' && Array.isArray(o.workloads)
+        ? (o as AgentMessage)
+        : undefined;
+    case 'result':
+      return isSeq(o.seq) && typeof o.planId === 'string' && isId(o.vmId) && typeof o.ok === 'boolean'
+        ? (o as AgentMessage)
+        : undefined;
+    case 'event':
+      return isSeq(o.seq) && isId(o.vmId) && typeof o.workload === 'object' ? (o as AgentMessage) : undefined;
+    case 'log':
+      return typeof o.reqId === 'string' && isId(o.vmId) && typeof o.data === 'string'
+        ? (o as AgentMessage)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function parseFrontEndMessage(text: string): FrontEndMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null) return undefined;
+  const o = m as Record<string, unknown>;
+  if (o.t === 'welcome' && typeof o.lastAgentSeq === 'number') return o as FrontEndMessage;
+  if (o.t === 'plan' && typeof o.planId === 'string' && isId(o.vmId) && typeof o.op === 'string') {
+    return o as FrontEndMessage;
+  }
+  if (o.t === 'ack' && isSeq(o.seq)) return o as FrontEndMessage;
+  if (o.t === 'read-log' && typeof o.reqId === 'string' && isId(o.vmId) && typeof o.maxBytes === 'number') {
+    return o as FrontEndMessage;
+  }
+  if (o.t === 'bye') return o as FrontEndMessage;
+  return undefined;
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Host credentials look like `oeh_<hostId>_<secret>`; the secret's SHA-256 is stored. */
+export function parseHostCredential(credential: string): { hostId: number; secret: string } | undefined {
+  const m = /^oeh_(\d{1,9})_([A-Za-z0-9_-]{32,128})$/.exec(credential);
+  return m ? { hostId: Number(m[1]), secret: m[2] as string } : undefined;
+}

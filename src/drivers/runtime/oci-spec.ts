@@ -1,0 +1,175 @@
+/**
+ * The OCI runtime spec (config.json) of one workload, built from a
+ * WorkloadSpec. Pure: no file system access, so it is unit-tested alone.
+ * Only the fields crun and runc need are written; both accept it.
+ */
+import type { WorkloadSpec } from './types.js';
+
+export const OCI_VERSION = '1.0.2';
+const MIB = 1024 * 1024;
+/** CFS period, µs: the kernel default; quota = CPU × period. */
+export const CPU_PERIOD_US = 100_000;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Docker's default capability set: enough for init scripts and daemons, nothing that reaches the host. */
+const CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+export interface OciNamespace {
+  type: 'pid' | 'ipc' | 'uts' | 'mount' | 'network';
+  path?: string;
+}
+
+export interface OciResources {
+  devices: { allow: boolean; access: string }[];
+  memory?: { limit: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+}
+
+export interface OciConfig {
+  ociVersion: string;
+  process: {
+    terminal: false;
+    user: { uid: number; gid: number };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: Record<'bounding' | 'effective' | 'permitted', string[]>;
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  linux: {
+    cgroupsPath: string;
+    namespaces: OciNamespace[];
+    resources: OciResources;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
+
+export interface OciSpecInput {
+  spec: WorkloadSpec;
+  /** argv of the main process, already resolved (command or default). */
+  args: string[];
+  /** Absolute path of the merged overlay. */
+  rootPath: string;
+  /** Absolute host path bind-mounted read-only at /context. */
+  contextDir: string;
+  cgroupsPath: string;
+}
+
+/** The environment: PATH and HOME, then CONTEXT variables, then spec.env (explicit env wins). */
+export function buildEnv(spec: WorkloadSpec): string[] {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/root', ...spec.context, ...spec.env };
+  return Object.entries(env)
+    .filter(([key]) => key !== '' && !key.includes('='))
+    .map(([key, value]) => `${key}=${value}`);
+}
+
+/** CPU limits from OpenNebula's CPU (share of a core) and the pinning set. */
+export function buildCpu(spec: WorkloadSpec): OciResources['cpu'] {
+  const cpu: NonNullable<OciResources['cpu']> = {};
+  if (spec.cpu > 0) {
+    // At least 1 ms per period: the kernel refuses smaller quotas.
+    cpu.quota = Math.max(1000, Math.round(spec.cpu * CPU_PERIOD_US));
+    cpu.period = CPU_PERIOD_US;
+    cpu.shares = Math.max(2, Math.round(spec.cpu * 1024));
+  }
+  if (spec.cpuSet && spec.cpuSet.length > 0) cpu.cpus = [...spec.cpuSet].sort((a, b) => a - b).join(',');
+  return Object.keys(cpu).length > 0 ? cpu : undefined;
+}
+
+/** Joins spec.netns when it is a path; 'host' or undefined shares the host's network namespace. */
+export function buildNamespaces(netns: string | undefined): OciNamespace[] {
+  const namespaces: OciNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (netns !== undefined && netns !== 'host') namespaces.push({ type: 'network', path: netns });
+  return namespaces;
+}
+
+export function buildOciConfig(input: OciSpecInput): OciConfig {
+  const { spec } = input;
+  const resources: OciResources = { devices: [{ allow: false, access: 'rwm' }] };
+  if (spec.memoryMb > 0) resources.memory = { limit: Math.round(spec.memoryMb * MIB) };
+  const cpu = buildCpu(spec);
+  if (cpu) resources.cpu = cpu;
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: input.args,
+      env: buildEnv(spec),
+      cwd: '/',
+      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
+      // No rlimits: the workload inherits the agent's (a fixed value above the host's hard limit fails).
+      noNewPrivileges: true,
+    },
+    root: { path: input.rootPath, readonly: false },
+    hostname: spec.name,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      },
+      {
+        destination: '/dev/shm',
+        type: 'tmpfs',
+        source: 'shm',
+        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/context', type: 'bind', source: input.contextDir, options: ['rbind', 'ro', 'nosuid', 'nodev'] },
+    ],
+    linux: {
+      cgroupsPath: input.cgroupsPath,
+      namespaces: buildNamespaces(spec.netns),
+      resources,
+      maskedPaths: [
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/sys/firmware',
+        '/proc/scsi',
+      ],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}

@@ -1,0 +1,343 @@
+import { createReadStream, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  AGENT_PROTOCOL_VERSION,
+  type AgentMessage,
+  type FrontEndMessage,
+  type HostFacts,
+  parseAgentMessage,
+  type WorkloadReport,
+} from '../../core/agent-protocol.js';
+import { isOneError, OneError } from '../../core/errors.js';
+import type { Store } from '../../store/index.js';
+import type { Pki } from '../pki.js';
+import type { HostCredentials } from './host-credentials.js';
+
+/** What the gateway hands to the lifecycle controller. */
+export interface AgentEvents {
+  /** A session opened and said hello. */
+  connected(hostId: number, facts: HostFacts, workloads: WorkloadReport[]): Promise<void>;
+  disconnected(hostId: number): void;
+  /**
+   * A result or event. Must apply it at most once (seq) and say whether it was
+   * new ('applied'), a replay ('replay'), or refused ('refused').
+   */
+  message(
+    hostId: number,
+    msg: Extract<AgentMessage, { t: 'result' | 'event' }>,
+  ): Promise<'applied' | 'replay' | 'refused'>;
+}
+
+export interface GatewayOptions {
+  heartbeatMs: number;
+  /** Image files agents may download: id → path, size and sha256 (only images some VM of theirs uses). */
+  imageFile(hostId: number, imageId: number): Promise<{ path: string; sha256: string } | undefined>;
+}
+
+interface Session {
+  hostId: number;
+  ws: WebSocket;
+  alive: boolean;
+  timer: NodeJS.Timeout;
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+const MAX_FRAME = 4 * 1024 * 1024;
+
+/**
+ * The agent listener: HTTPS with the front-end's own CA. It serves the CA
+ * certificate (agents pin its hash), join-token redemption, image downloads
+ * and the channel WebSocket. Every refusal is logged with its reason.
+ */
+export class AgentGateway {
+  private server: Server | null = null;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+  private readonly sessions = new Map<number, Session>();
+  private events: AgentEvents | null = null;
+  private readonly waiting = new Map<string, { hostId: number; resolve: (m: AgentMessage) => void }>();
+  private nextReq = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pki: Pki,
+    private readonly credentials: HostCredentials,
+    private readonly log: Logger,
+    private readonly options: GatewayOptions,
+  ) {}
+
+  bind(events: AgentEvents): void {
+    this.events = events;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const server = createServer(
+      { cert: this.pki.certPem, key: this.pki.keyPem, ca: this.pki.caPem },
+      (req, res) => void this.handleHttp(req, res).catch((err) => this.fail(res, 500, 'E_INTERNAL', String(err))),
+    );
+    server.on('upgrade', (req, socket, head) => void this.handleUpgrade(req, socket, head));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const addr = server.address();
+    return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  isConnected(hostId: number): boolean {
+    return this.sessions.has(hostId);
+  }
+
+  connectedHosts(): number[] {
+    return [...this.sessions.keys()];
+  }
+
+  send(hostId: number, msg: FrontEndMessage): boolean {
+    const s = this.sessions.get(hostId);
+    if (!s || s.ws.readyState !== s.ws.OPEN) return false;
+    s.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /** Reads the tail of a workload's console/log from its host (no state changes, so no sequence number). */
+  async readLog(
+    hostId: number,
+    vmId: number,
+    maxBytes: number,
+    timeoutMs = 10_000,
+  ): Promise<{ data: string; truncated: boolean }> {
+    const reqId = `log-${++this.nextReq}`;
+    const reply = new Promise<AgentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(reqId);
+        reject(new OneError('E_HOST_UNREACHABLE', `host ${hostId} did not answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(reqId, {
+        hostId,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+    if (!this.send(hostId, { t: 'read-log', reqId, vmId, maxBytes })) {
+      this.waiting.get(reqId)?.resolve({ t: 'log', reqId, vmId, data: '', truncated: false, error: 'not connected' });
+      throw new OneError('E_HOST_UNREACHABLE', `host ${hostId} is not connected`);
+    }
+    const m = await reply;
+    if (m.t !== 'log') throw new OneError('E_INTERNAL', 'unexpected reply');
+    if (m.error) throw new OneError('E_DRIVER_FAILED', m.error);
+    return { data: m.data, truncated: m.truncated };
+  }
+
+  /** Closes a host's session (revoked credential, deleted host). */
+  disconnect(hostId: number, reason: string): void {
+    const s = this.sessions.get(hostId);
+    if (!s) return;
+    this.log.info({ hostId, reason }, 'closing agent session');
+    s.ws.send(JSON.stringify({ t: 'bye', reason } satisfies FrontEndMessage));
+    s.ws.close(4000, reason.slice(0, 100));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) s.ws.terminate();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+  }
+
+  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    if (req.method === 'GET' && url.pathname === '/agent/v1/ca.crt') {
+      res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(this.pki.caPem);
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/agent/v1/join') {
+      const body = await readJson(req);
+      const token = typeof body?.token === 'string' ? body.token : '';
+      try {
+        const { host, credential } = await this.credentials.redeemJoinToken(token);
+        this.log.info({ hostId: host.id, host: host.name, from: req.socket.remoteAddress }, 'host joined');
+        this.disconnect(host.id, 'the host joined again with a new credential');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ host_id: host.id, host_name: host.name, credential }));
+      } catch (err) {
+        this.log.warn(
+          { from: req.socket.remoteAddress, reason: isOneError(err) ? err.message : String(err) },
+          'join refused',
+        );
+        this.fail(res, 401, 'E_JOIN_TOKEN', 'the join token is unknown, already used or expired');
+      }
+      return;
+    }
+    const image = /^\/agent\/v1\/images\/(\d+)$/.exec(url.pathname);
+    if (req.method === 'GET' && image) {
+      const auth = await this.authenticate(req);
+      if (auth === undefined) return this.fail(res, 401, 'E_AGENT_AUTH', 'the host credential was refused');
+      const file = await this.options.imageFile(auth, Number(image[1]));
+      if (!file) return this.fail(res, 404, 'E_NOT_FOUND', `image ${image[1]} is not available to this host`);
+      sendFile(req, res, file.path, file.sha256);
+      return;
+    }
+    this.fail(res, 404, 'E_ROUTE_NOT_FOUND', `no route ${req.method} ${url.pathname}`);
+  }
+
+  private fail(res: ServerResponse, status: number, code: string, message: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code, message, details: {} } }));
+  }
+
+  /** The host id behind a request's bearer credential, or undefined (logged). */
+  private async authenticate(req: IncomingMessage): Promise<number | undefined> {
+    const header = req.headers.authorization ?? '';
+    const credential = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const check = await this.credentials.check(credential);
+    if (check.ok) return check.host.id;
+    this.log.warn({ from: req.socket.remoteAddress, reason: check.reason }, 'agent credential refused');
+    return undefined;
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const reject = (status: number, reason: string) => {
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (new URL(req.url ?? '/', 'https://agent').pathname !== '/agent/v1/channel') return reject(404, 'Not Found');
+    const hostId = await this.authenticate(req);
+    if (hostId === undefined) return reject(401, 'Unauthorized');
+    if (this.sessions.has(hostId)) {
+      this.log.warn({ hostId, from: req.socket.remoteAddress }, 'duplicate agent session refused');
+      return reject(409, 'Conflict');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(hostId, ws));
+  }
+
+  private open(hostId: number, ws: WebSocket): void {
+    const log = this.log.child({ hostId });
+    let session: Session | null = null;
+    const helloTimer = setTimeout(() => {
+      log.warn('no hello from agent; closing');
+      ws.terminate();
+    }, HELLO_TIMEOUT_MS);
+    // Messages are applied strictly in order, one at a time.
+    let chain = Promise.resolve();
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return ws.close(4400, 'binary frames are not part of the protocol');
+      const msg = parseAgentMessage(data.toString());
+      if (!msg) {
+        log.warn('malformed agent message; closing');
+        return ws.close(4400, 'malformed message');
+      }
+      chain = chain.then(async () => {
+        if (msg.t === 'hello') {
+          if (session) return;
+          clearTimeout(helloTimer);
+          if (msg.protocol !== AGENT_PROTOCOL_VERSION) {
+            log.warn({ protocol: msg.protocol }, 'unsupported agent protocol');
+            return ws.close(4426, `protocol ${AGENT_PROTOCOL_VERSION} required`);
+          }
+          if (this.sessions.has(hostId)) return ws.close(4409, 'duplicate session');
+          session = this.track(hostId, ws);
+          const host = await this.store.objects.get('host', hostId);
+          await this.events?.connected(hostId, msg.facts, msg.workloads);
+          const welcome: FrontEndMessage = {
+            t: 'welcome',
+            protocol: AGENT_PROTOCOL_VERSION,
+            hostId,
+            lastAgentSeq: host?.body.last_agent_seq ?? 0,
+            heartbeatMs: this.options.heartbeatMs,
+          };
+          ws.send(JSON.stringify(welcome));
+          log.info({ agent: msg.facts.agentVersion, runtimes: msg.facts.runtimes }, 'agent connected');
+          return;
+        }
+        if (!session) return ws.close(4401, 'hello first');
+        if (msg.t === 'log') {
+          const w = this.waiting.get(msg.reqId);
+          if (w?.hostId === hostId) {
+            this.waiting.delete(msg.reqId);
+            w.resolve(msg);
+          }
+          return;
+        }
+        const outcome = (await this.events?.message(hostId, msg)) ?? 'refused';
+        if (outcome === 'replay') log.warn({ seq: msg.seq }, 'replayed agent message dropped');
+        ws.send(JSON.stringify({ t: 'ack', seq: msg.seq } satisfies FrontEndMessage));
+      });
+      chain = chain.catch((err) => log.error({ err }, 'agent message failed'));
+    });
+    ws.on('pong', () => {
+      if (session) session.alive = true;
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (session && this.sessions.get(hostId) === session) {
+        clearInterval(session.timer);
+        this.sessions.delete(hostId);
+        log.info('agent disconnected');
+        this.events?.disconnected(hostId);
+      }
+    });
+    ws.on('error', (err) => log.warn({ err: err.message }, 'agent socket error'));
+  }
+
+  private track(hostId: number, ws: WebSocket): Session {
+    const session: Session = {
+      hostId,
+      ws,
+      alive: true,
+      timer: setInterval(() => {
+        if (!session.alive) {
+          this.log.warn({ hostId }, 'agent missed heartbeats; dropping the link');
+          ws.terminate();
+          return;
+        }
+        session.alive = false;
+        ws.ping();
+      }, this.options.heartbeatMs),
+    };
+    this.sessions.set(hostId, session);
+    return session;
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Streams a file, honouring a single `Range: bytes=N-` so interrupted downloads resume. */
+function sendFile(req: IncomingMessage, res: ServerResponse, path: string, sha256: string): void {
+  const size = statSync(path).size;
+  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  const start = range ? Number(range[1]) : 0;
+  if (start > size) {
+    res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    return;
+  }
+  res.writeHead(range ? 206 : 200, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(size - start),
+    'accept-ranges': 'bytes',
+    'x-content-sha256': sha256,
+    ...(range ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+  });
+  createReadStream(path, { start }).pipe(res);
+}

@@ -1,0 +1,397 @@
+import type { Logger } from 'pino';
+import type {
+  AgentMessage,
+  FrontEndMessage,
+  HostFacts,
+  PlanOp,
+  PlanSpec,
+  WorkloadReport,
+} from '../../core/agent-protocol.js';
+import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
+import type { PoolObject, VmBody } from '../../core/model.js';
+import type { Principal } from '../../core/permissions.js';
+import { getString, getVector, getVectors } from '../../core/template/index.js';
+import {
+  applyDriverResult,
+  applyObserved,
+  type ObservedVmState,
+  type Transition,
+} from '../../core/vm-state-machine.js';
+import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
+import type { Store, TxStore } from '../../store/index.js';
+import { contextOf, phaseOf, type VmService } from '../services/vm-service.js';
+import type { AgentEvents, AgentGateway } from './agent-gateway.js';
+
+export interface LifecycleOptions {
+  /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
+  actionTimeoutMs: number;
+  /** Periodic full pass, in case an event was missed. */
+  resyncMs: number;
+  /** Graceful shutdown before a kill. */
+  stopTimeoutMs: number;
+  /** Image used for VMs without an image DISK (the built-in busybox root filesystem). */
+  defaultImageId(): number | undefined;
+}
+
+interface InFlight {
+  planId: string;
+  hostId: number;
+  sentAt: number;
+}
+
+/** The controllers act as oneadmin. */
+const SYSTEM: Principal = { uid: 0, gid: 0, groups: [0], admin: true, name: 'oneadmin' };
+/** The VM phases the scheduler picks up. */
+const VM_PENDING = VM_STATES.PENDING;
+const VM_ACTIVE = VM_STATES.ACTIVE;
+/** Preferred order when a host offers several container runtimes. */
+const RUNTIME_PREFERENCE = ['crun', 'runc', 'qemu', 'mock'];
+
+/**
+ * The reconcile loop that drives every VM through its state machine.
+ *
+ * Level-based: for each VM it compares what the record asks for (a pending
+ * host operation in a transient state) with what is in flight, and sends the
+ * host an idempotent plan. Results come back through the gateway, are applied
+ * once (per-host sequence numbers), and move the VM on. A plan for a host that
+ * is cut off waits for the host to come back — plans are derived from the
+ * record, so nothing is lost — and fails clearly after `actionTimeoutMs`.
+ * Placement here is simple striping over connected hosts with room; the
+ * scheduler (issue #5) replaces it.
+ */
+export class LifecycleController implements AgentEvents {
+  private readonly queue = new Set<number>();
+  private readonly inFlight = new Map<number, InFlight>();
+  private wake: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private stopped = false;
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly gateway: AgentGateway,
+    private readonly vms: VmService,
+    private readonly log: Logger,
+    private readonly options: LifecycleOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.store.objects.onChange((e) => {
+      if (e.kind === 'vm' && e.op !== 'delete') this.enqueue(e.id);
+    });
+    this.timer = setInterval(() => void this.resync(), this.options.resyncMs);
+    this.loop = this.run();
+    void this.resync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    this.wake?.();
+    await this.loop;
+  }
+
+  enqueue(vmId: number): void {
+    this.queue.add(vmId);
+    this.wake?.();
+  }
+
+  /** Queues every VM that may need work: pending ones and those in a transient state. */
+  async resync(): Promise<void> {
+    const rows = await this.store.objects.listRows('vm', {});
+    for (const r of rows) {
+      if (r.state === VM_PENDING || (r.state === VM_ACTIVE && JSON.parse(r.body).pending_op)) this.enqueue(r.id);
+    }
+  }
+
+  // --- AgentEvents ----------------------------------------------------------------------------
+
+  async connected(hostId: number, facts: HostFacts, workloads: WorkloadReport[]): Promise<void> {
+    await this.store.objects.transaction(async (tx) => {
+      const host = await tx.mustGet('host', hostId);
+      const t = applyHostEvent(HOST_STATE_NAMES[host.state] ?? 'INIT', 'report');
+      await tx.update('host', hostId, host.revision, (h) => ({
+        ...h,
+        state: t ? HOST_STATES[t.to] : h.state,
+        template: { ...h.template, ...factsTemplate(facts) },
+        body: { ...h.body, facts, connected: true, last_seen: Date.now() },
+      }));
+    });
+    // Plans sent before the link dropped may have been lost: send them again (agents dedupe by planId).
+    for (const [vmId, f] of this.inFlight) if (f.hostId === hostId) this.inFlight.delete(vmId);
+    await this.syncInventory(hostId, workloads);
+    for (const vm of await this.store.objects.list('vm', { hostId })) this.enqueue(vm.id);
+    await this.resync();
+  }
+
+  disconnected(hostId: number): void {
+    void this.store.objects
+      .update('host', hostId, undefined, (h) => ({
+        ...h,
+        body: { ...h.body, connected: false, last_seen: Date.now() },
+      }))
+      .catch((err) => this.log.warn({ err, hostId }, 'could not record host disconnect'));
+  }
+
+  async message(
+    hostId: number,
+    msg: Extract<AgentMessage, { t: 'result' | 'event' }>,
+  ): Promise<'applied' | 'replay' | 'refused'> {
+    const outcome = await this.store.objects.transaction(async (tx) => {
+      const host = await tx.mustGet('host', hostId);
+      if (msg.seq <= host.body.last_agent_seq) return 'replay' as const;
+      await tx.update('host', hostId, host.revision, (h) => ({
+        ...h,
+        body: { ...h.body, last_agent_seq: msg.seq, last_seen: Date.now() },
+      }));
+      const vm = await tx.get('vm', msg.vmId);
+      // A host reports only about its own VMs.
+      if (!vm || vm.body.host_id !== hostId) {
+        this.log.warn({ hostId, vmId: msg.vmId }, 'agent reported about a VM that is not on it; ignored');
+        return 'refused' as const;
+      }
+      if (msg.t === 'result') return this.applyResult(tx, vm, msg);
+      return this.applyEvent(tx, vm, msg.workload);
+    });
+    if (msg.t === 'result') this.enqueue(msg.vmId);
+    return outcome;
+  }
+
+  // --- the loop ---------------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const next = this.queue.values().next();
+      if (next.done) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = null;
+        continue;
+      }
+      this.queue.delete(next.value);
+      try {
+        await this.reconcile(next.value);
+      } catch (err) {
+        this.log.error({ err, vmId: next.value }, 'reconcile failed');
+      }
+    }
+  }
+
+  private async reconcile(vmId: number): Promise<void> {
+    const vm = await this.store.objects.get('vm', vmId);
+    if (!vm) return;
+    if (vm.state === VM_PENDING) {
+      await this.place(vm);
+      return;
+    }
+    const op = vm.body.pending_op as PlanOp | null;
+    const hostId = vm.body.host_id;
+    if (vm.state !== VM_ACTIVE || !op || hostId === null) {
+      this.inFlight.delete(vmId);
+      return;
+    }
+    const planId = planIdOf(vm);
+    const flight = this.inFlight.get(vmId);
+    if (flight?.planId === planId) return;
+    if (!this.gateway.isConnected(hostId)) {
+      const waited = Date.now() - vm.updatedAt;
+      if (waited >= this.options.actionTimeoutMs) {
+        await this.fail(
+          vm,
+          `host ${vm.body.host_name ?? hostId} has not been reachable for ${Math.round(waited / 1000)} s`,
+        );
+      } else {
+        setTimeout(() => this.enqueue(vmId), Math.min(this.options.actionTimeoutMs - waited + 10, 60_000)).unref();
+      }
+      return;
+    }
+    const spec = await this.planSpec(vm);
+    const msg: FrontEndMessage = { t: 'plan', planId, vmId, op, spec };
+    if (this.gateway.send(hostId, msg)) this.inFlight.set(vmId, { planId, hostId, sentAt: Date.now() });
+  }
+
+  /** Striping over connected, MONITORED hosts with room: fewest VMs first, ties by id. */
+  private async place(vm: PoolObject<'vm'>): Promise<void> {
+    const cpu = Number(getString(vm.template, 'CPU') ?? '1') * 100;
+    const memKb = Number(getString(vm.template, 'MEMORY') ?? '0') * 1024;
+    const hosts = (await this.store.objects.list('host', { state: HOST_STATES.MONITORED })).filter(
+      (h) => this.gateway.isConnected(h.id) && h.body.facts,
+    );
+    if (hosts.length === 0) return this.setSchedMessage(vm, 'no host is connected and MONITORED');
+    const active = await this.store.objects.list('vm', {});
+    const load = new Map<number, { cpu: number; mem: number; n: number }>();
+    for (const v of active) {
+      const h = v.body.host_id;
+      if (h === null || v.state === VM_PENDING) continue;
+      const l = load.get(h) ?? { cpu: 0, mem: 0, n: 0 };
+      l.cpu += Number(getString(v.template, 'CPU') ?? '1') * 100;
+      l.mem += Number(getString(v.template, 'MEMORY') ?? '0') * 1024;
+      l.n += 1;
+      load.set(h, l);
+    }
+    const fits = hosts
+      .filter((h) => {
+        const f = h.body.facts as HostFacts;
+        const l = load.get(h.id) ?? { cpu: 0, mem: 0, n: 0 };
+        return f.cpus * 100 - l.cpu >= cpu && f.memoryMb * 1024 - l.mem >= memKb;
+      })
+      .sort((a, b) => (load.get(a.id)?.n ?? 0) - (load.get(b.id)?.n ?? 0) || a.id - b.id);
+    const target = fits[0];
+    if (!target) {
+      return this.setSchedMessage(vm, `no connected host has ${cpu / 100} free CPU and ${memKb / 1024} MB free memory`);
+    }
+    await this.store.objects.transaction(async (tx) => {
+      const current = await tx.get('vm', vm.id);
+      if (current?.state !== VM_PENDING || current.revision !== vm.revision) return;
+      await this.vms.applyInTx(tx, SYSTEM, current, 'deploy', { hostId: target.id, dsId: 0 });
+    });
+  }
+
+  private async setSchedMessage(vm: PoolObject<'vm'>, message: string): Promise<void> {
+    if (vm.body.sched_message === message) return;
+    await this.store.objects.update('vm', vm.id, vm.revision, (o) => ({
+      ...o,
+      body: { ...o.body, sched_message: message },
+    }));
+  }
+
+  private async applyResult(
+    tx: TxStore,
+    vm: PoolObject<'vm'>,
+    msg: Extract<AgentMessage, { t: 'result' }>,
+  ): Promise<'applied' | 'refused'> {
+    this.inFlight.delete(vm.id);
+    if (msg.planId !== planIdOf(vm)) {
+      this.log.debug({ vmId: vm.id, planId: msg.planId }, 'result for an earlier plan; ignored');
+      return 'refused';
+    }
+    const t = applyDriverResult(phaseOf(vm), msg.ok ? 'success' : 'failure', contextOf(vm));
+    if (!t) return 'refused';
+    const error = msg.ok ? null : `${msg.error?.code ?? 'E_DRIVER_FAILED'}: ${msg.error?.message ?? 'failed'}`;
+    await this.commit(tx, vm, t, { error: error ?? vm.body.error });
+    return 'applied';
+  }
+
+  private async applyEvent(tx: TxStore, vm: PoolObject<'vm'>, w: WorkloadReport): Promise<'applied' | 'refused'> {
+    const observed = observedOf(w);
+    if (!observed) return 'refused';
+    const t = applyObserved(phaseOf(vm), observed, contextOf(vm));
+    if (!t) return 'refused';
+    await this.commit(tx, vm, t, {});
+    return 'applied';
+  }
+
+  /** Applies what the agent found on (re)connect: VMs it no longer runs are seen as missing. */
+  private async syncInventory(hostId: number, workloads: WorkloadReport[]): Promise<void> {
+    const byVm = new Map(workloads.map((w) => [w.vmId, w]));
+    for (const vm of await this.store.objects.list('vm', { hostId })) {
+      const w = byVm.get(vm.id) ?? { vmId: vm.id, state: 'missing' as const };
+      if (vm.body.pending_op) continue;
+      await this.store.objects.transaction(async (tx) => {
+        const current = await tx.get('vm', vm.id);
+        if (current && current.revision === vm.revision) await this.applyEvent(tx, current, w);
+      });
+    }
+  }
+
+  private async fail(vm: PoolObject<'vm'>, message: string): Promise<void> {
+    await this.store.objects.transaction(async (tx) => {
+      const current = await tx.get('vm', vm.id);
+      if (!current || current.revision !== vm.revision) return;
+      const t = applyDriverResult(phaseOf(current), 'failure', contextOf(current));
+      if (t) await this.commit(tx, current, t, { error: `E_HOST_UNREACHABLE: ${message}` });
+    });
+    this.inFlight.delete(vm.id);
+    this.log.warn({ vmId: vm.id, reason: message }, 'host operation failed');
+  }
+
+  private async commit(tx: TxStore, vm: PoolObject<'vm'>, t: Transition, patch: Partial<VmBody>): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const body: VmBody = {
+      ...vm.body,
+      ...patch,
+      pending_op: t.op ?? null,
+      last_action: t.context.lastAction ?? null,
+    };
+    if (t.effects.clearResched) body.resched = false;
+    if (t.to.state === 'DONE' || t.effects.clearHost) {
+      const last = body.history.at(-1);
+      if (last && last.etime === 0) last.etime = now;
+      body.host_id = null;
+      body.host_name = null;
+    }
+    if (t.to.state === 'DONE') body.etime = now;
+    if (t.to.state === 'PENDING') body.host_id = null;
+    await tx.update('vm', vm.id, vm.revision, (o) => ({
+      ...o,
+      state: VM_STATES[t.to.state],
+      lcmState: LCM_STATES[t.to.lcm],
+      body,
+    }));
+  }
+
+  private async planSpec(vm: PoolObject<'vm'>): Promise<PlanSpec> {
+    const t = vm.template;
+    const host = vm.body.host_id === null ? undefined : await this.store.objects.get('host', vm.body.host_id);
+    const offered = host?.body.facts?.runtimes ?? [];
+    const wanted = getString(t, 'RUNTIME');
+    const runtime = wanted ?? RUNTIME_PREFERENCE.find((r) => offered.includes(r)) ?? offered[0] ?? 'crun';
+    const diskImage = getVectors(t, 'DISK')
+      .map((d) => d.IMAGE_ID)
+      .find((id) => id !== undefined);
+    const imageId = diskImage !== undefined ? Number(diskImage) : this.options.defaultImageId();
+    const image = imageId === undefined ? undefined : await this.store.objects.get('image', imageId);
+    const context = { ...(getVector(t, 'CONTEXT') ?? {}) };
+    // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
+    const command = getString(t, 'COMMAND');
+    return {
+      name: `one-${vm.id}`,
+      runtime,
+      image: image
+        ? { id: image.id, sha256: image.body.sha256 ?? '', sizeBytes: image.body.size_mb * 1024 * 1024 }
+        : null,
+      cpu: Number(getString(t, 'CPU') ?? '1'),
+      vcpu: Number(getString(t, 'VCPU') ?? '1'),
+      memoryMb: Number(getString(t, 'MEMORY') ?? '64'),
+      ...(command ? { command: ['/bin/sh', '-c', command] } : {}),
+      context,
+      action: vm.body.last_action,
+      stopTimeoutMs: this.options.stopTimeoutMs,
+    };
+  }
+}
+
+/** Identifies one host operation of one VM: a new transition (or update) means a new plan. */
+export function planIdOf(vm: PoolObject<'vm'>): string {
+  return `${vm.id}:${vm.body.history.length}:${vm.lcmState}:${vm.revision}`;
+}
+
+function observedOf(w: WorkloadReport): ObservedVmState | undefined {
+  switch (w.state) {
+    case 'running':
+      return 'RUNNING';
+    case 'paused':
+      return 'SUSPENDED';
+    case 'stopped':
+    case 'created':
+      return 'POWEROFF';
+    case 'missing':
+      return 'MISSING';
+    default:
+      return undefined;
+  }
+}
+
+function factsTemplate(f: HostFacts): Record<string, string> {
+  return {
+    HOSTNAME: f.hostname,
+    ARCH: f.arch,
+    TOTALCPU: String(f.cpus * 100),
+    TOTALMEMORY: String(f.memoryMb * 1024),
+    RUNTIMES: f.runtimes.join(','),
+    AGENT_VERSION: f.agentVersion,
+  };
+}
