@@ -85,7 +85,9 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     waitFor(`VM ${id} ${want}`, async () => (await phase(id)) === want, ms);
 
   before(async () => {
-    server = await new TestServer({ args: ['--heartbeat', '1', '--agent-host', '127.0.0.1'] }).start();
+    server = await new TestServer({
+      args: ['--heartbeat', '1', '--agent-host', '127.0.0.1', '--action-timeout', '6'],
+    }).start();
     api = await Api.login(server.url, 'oneadmin', server.adminPassword);
     hostId = (await api.post('/api/v1/hosts', { name: 'lo-1' })).body.id;
     const tok = await api.post(`/api/v1/hosts/${hostId}/join-token`);
@@ -246,6 +248,27 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     assert.equal(after.revision, before.revision);
     ws.close();
     await waitFor('host disconnected', async () => !(await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
+    agent.start();
+    await waitFor('agent back', async () => (await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
+  });
+
+  test('an action for a host that stays cut off fails clearly after the action timeout', async () => {
+    const r = await api.post(`/api/v1/templates/${templateId}/instantiate`, {});
+    const id = r.body.items[0].id;
+    await waitPhase(id, 'ACTIVE/RUNNING');
+    await agent.kill9();
+    await waitFor('host disconnected', async () => !(await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
+    await api.post(`/api/v1/vms/${id}/actions/reboot`);
+    await api.post(`/api/v1/vms/${id}/actions/poweroff`);
+    const failed = await waitFor(
+      'action timed out',
+      async () => {
+        const v = await vm(id);
+        return v.lcm_state === 'RUNNING' && v.error ? v : undefined;
+      },
+      20_000,
+    );
+    assert.match(failed.error, /E_HOST_UNREACHABLE: host lo-1 has not been reachable/);
     agent.start();
     await waitFor('agent back', async () => (await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
   });

@@ -38,7 +38,7 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
   const agents: TestAgent[] = [];
   let templateId: number;
 
-  const vm = (id: number) => api.get<VmView & Record<string, any>>(`/api/v1/vms/${id}`).then((r) => r.body);
+  const vm = (id: number) => api.get<VmView & Record<string, unknown>>(`/api/v1/vms/${id}`).then((r) => r.body);
   const waitPhase = (id: number, want: string, ms = 30_000) =>
     waitFor(
       `VM ${id} ${want}`,
