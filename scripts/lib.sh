@@ -46,4 +46,6 @@ build() {
   cd "$REPO"
   log "building"
   npm run --silent build
+  log "building the web UI"
+  npm run --silent build:web >/dev/null
 }

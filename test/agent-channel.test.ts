@@ -81,8 +81,16 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     const v = await vm(id);
     return `${v.state}/${v.lcm_state}`;
   };
-  const waitPhase = (id: number, want: string, ms = 20_000) =>
-    waitFor(`VM ${id} ${want}`, async () => (await phase(id)) === want, ms);
+  const waitPhase = async (id: number, want: string, ms = 20_000) => {
+    try {
+      await waitFor(`VM ${id} ${want}`, async () => (await phase(id)) === want, ms);
+    } catch (err) {
+      const v = await vm(id);
+      throw new Error(
+        `${String(err)}; it is ${v.state}/${v.lcm_state} (${v.sched_message || v.error || 'no message'})`,
+      );
+    }
+  };
 
   before(async () => {
     server = await new TestServer({
@@ -146,6 +154,30 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
       [],
       'terminated VMs leave nothing in the agent',
     );
+  });
+
+  test('the scheduler explains a VM it cannot place and honours SCHED_REQUIREMENTS', async () => {
+    const t = await api.post('/api/v1/templates', {
+      template: 'NAME = picky\nMEMORY = 16\nCPU = 0.01\nSCHED_REQUIREMENTS = "NAME = \\"no-such-host*\\""',
+    });
+    assert.equal(t.status, 201, JSON.stringify(t.body));
+    const id = (await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {})).body.items[0].id;
+    const waiting = await waitFor('SCHED_MESSAGE', async () => {
+      const v = await vm(id);
+      return v.sched_message ? v : undefined;
+    });
+    assert.equal(waiting.state, 'PENDING');
+    assert.match(waiting.sched_message, /SCHED_REQUIREMENTS/);
+    const big = await api.post('/api/v1/templates', { template: 'NAME = huge\nMEMORY = 99999999\nCPU = 0.01' });
+    const hugeId = (await api.post(`/api/v1/templates/${big.body.id}/instantiate`, {})).body.items[0].id;
+    const noRoom = await waitFor('capacity message', async () => (await vm(hugeId)).sched_message || undefined);
+    assert.match(noRoom, /memory|MEMORY|capacity/i);
+    const ok = await api.post('/api/v1/templates', {
+      template: 'NAME = fits\nMEMORY = 16\nCPU = 0.01\nSCHED_REQUIREMENTS = "NAME = \\"lo-*\\""',
+    });
+    const okId = (await api.post(`/api/v1/templates/${ok.body.id}/instantiate`, {})).body.items[0].id;
+    await waitPhase(okId, 'ACTIVE/RUNNING');
+    for (const x of [id, hugeId, okId]) await api.del(`/api/v1/vms/${x}`);
   });
 
   test('kill -9 of the front-end while 50 VMs are created: none lost or duplicated, all converge', async () => {

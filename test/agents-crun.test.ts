@@ -119,7 +119,9 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
       const quota = Number(
         readFileSync(`/sys/fs/cgroup/cpu${agent.cgroupParent()}/one-${v.id}/cpu.cfs_quota_us`, 'utf8'),
       );
-      assert.equal(quota, 25_000, 'CPU = 0.25 is a quarter of a period');
+      assert.equal(quota, 100_000, 'VCPU = 1 caps it at one core');
+      const shares = Number(readFileSync(`/sys/fs/cgroup/cpu${agent.cgroupParent()}/one-${v.id}/cpu.shares`, 'utf8'));
+      assert.equal(shares, 256, 'CPU = 0.25 is its share under contention');
     }
     const target = running[0] as VmView;
     const other = agents.find((a) => a.hostId !== target.host_id) as TestAgent;

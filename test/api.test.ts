@@ -139,6 +139,16 @@ for (const label of databaseKinds()) {
       assert.match(dangling.body.error.message, /DISK.*4242/);
     });
 
+    test('a malformed SCHED_REQUIREMENTS is refused at registration with its column', async () => {
+      const res = await api.post('/api/v1/templates', {
+        template: 'NAME = badexpr\nMEMORY = 64\nSCHED_REQUIREMENTS = "FREE_CPU > & CLUSTER_ID = 0"\n',
+      });
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, 'E_EXPRESSION_SYNTAX');
+      assert.equal(typeof res.body.error.details.column, 'number');
+      assert.match(res.body.error.message, /SCHED_REQUIREMENTS/);
+    });
+
     test('an update with a stale revision gets 409 and changes nothing', async () => {
       const t = await api.post('/api/v1/templates', { template: 'NAME = cas\nMEMORY = 64\n' });
       const ok = await api.put(

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FrontEndMessage, PlanOp, WorkloadReport } from '../core/agent-protocol.js';
@@ -15,6 +16,12 @@ type Plan = Extract<FrontEndMessage, { t: 'plan' }>;
 export type Runtimes = ReadonlyMap<string, RuntimeDriver>;
 
 const RECENT_PLANS = 2048;
+/**
+ * Plans for different VMs run concurrently, but only this many at once per
+ * core: a burst of 100 container starts contending for two cores finishes
+ * later, first and last, than the same starts taken a few at a time.
+ */
+const PLANS_PER_CPU = 2;
 const EXIT_POLL_MS = 1000;
 
 /**
@@ -28,6 +35,7 @@ export class PlanExecutor {
   private readonly recent = new Set<string>();
   private watcher: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
+  private readonly slots = new Semaphore(Math.max(2, availableParallelism() * PLANS_PER_CPU));
 
   constructor(
     private readonly stateDir: string,
@@ -52,7 +60,7 @@ export class PlanExecutor {
     this.recent.add(plan.planId);
     if (this.recent.size > RECENT_PLANS) this.recent.delete(this.recent.values().next().value as string);
     const prev = this.chains.get(plan.vmId) ?? Promise.resolve();
-    const next = prev.then(() => this.execute(plan));
+    const next = prev.then(() => this.slots.run(() => this.execute(plan)));
     this.chains.set(plan.vmId, next);
     void next.finally(() => {
       if (this.chains.get(plan.vmId) === next) this.chains.delete(plan.vmId);
@@ -294,6 +302,25 @@ export class PlanExecutor {
       await this.registry.patch(r.vmId, { desired: 'stopped' });
       this.log.info({ vmId: r.vmId, state: report.state }, 'workload stopped by itself');
       await this.channel().emit({ t: 'event', vmId: r.vmId, workload: report, reason: 'exited' });
+    }
+  }
+}
+
+/** A counting semaphore: at most `size` tasks run at once, the rest wait in order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
     }
   }
 }

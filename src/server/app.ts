@@ -116,7 +116,9 @@ export async function buildApp(
     else req.log.debug({ code: one.code, url: req.url }, 'request refused');
     void reply.status(one.status).send({ error: one.toJSON() });
   });
+  const spaFallback = await registerWebUi(app);
   app.setNotFoundHandler((req, reply) => {
+    if (spaFallback?.(req, reply)) return;
     void reply
       .status(404)
       .send({ error: new OneError('E_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON() });
@@ -135,7 +137,6 @@ export async function buildApp(
     },
     { prefix: '/api/v1' },
   );
-  await registerWebUi(app);
   app.addHook('onClose', async () => events.close());
   return { app, ctx };
 }

@@ -385,10 +385,10 @@ export function runtimeConformance(
         t.skip(caps().limits ? 'no readLimits hook given' : `${name} does not declare limits`);
         return;
       }
-      const handle = await started(newSpec({ cpu: 0.5, memoryMb: 32, cpuSet: [0] }));
+      const handle = await started(newSpec({ cpu: 0.5, vcpu: 2, memoryMb: 32, cpuSet: [0] }));
       const limits = await options.readLimits(handle);
       assert.equal(limits.memoryLimitBytes, 32 * MIB);
-      assert.equal(limits.cpuQuotaUs, 50_000);
+      assert.equal(limits.cpuQuotaUs, 200_000, 'VCPU caps the cores used');
       assert.equal(limits.cpuPeriodUs, 100_000);
       assert.equal(limits.cpus, '0');
     });

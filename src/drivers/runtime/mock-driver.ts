@@ -234,8 +234,8 @@ export class MockDriver implements RuntimeDriver {
 
 function limitsOf(spec: WorkloadSpec): MockLimits {
   const limits: MockLimits = { memoryLimitBytes: Math.round(spec.memoryMb * MIB) };
-  if (spec.cpu > 0) {
-    limits.cpuQuotaUs = Math.max(1000, Math.round(spec.cpu * CPU_PERIOD_US));
+  if (spec.vcpu > 0) {
+    limits.cpuQuotaUs = Math.round(spec.vcpu * CPU_PERIOD_US);
     limits.cpuPeriodUs = CPU_PERIOD_US;
   }
   if (spec.cpuSet && spec.cpuSet.length > 0) limits.cpus = [...spec.cpuSet].sort((a, b) => a - b).join(',');

@@ -34,9 +34,9 @@ describe('OCI config', () => {
     assert.deepEqual(config.root, { path: '/w/rootfs-merged', readonly: false });
   });
 
-  it('limits memory in bytes and CPU as quota/period, pins cpus sorted', () => {
+  it('limits memory in bytes, CPU as shares and VCPU as quota/period, pins cpus sorted', () => {
     assert.deepEqual(config.linux.resources.memory, { limit: 32 * 1024 * 1024 });
-    assert.deepEqual(config.linux.resources.cpu, { quota: 50_000, period: 100_000, shares: 512, cpus: '1,3' });
+    assert.deepEqual(config.linux.resources.cpu, { quota: 100_000, period: 100_000, shares: 512, cpus: '1,3' });
     assert.equal(config.linux.cgroupsPath, '/oneedge/one-42');
   });
 
@@ -72,9 +72,11 @@ describe('OCI config', () => {
     assert.deepEqual(buildNamespaces('/var/run/netns/oe-h1').at(-1), { type: 'network', path: '/var/run/netns/oe-h1' });
   });
 
-  it('CPU 0 means no quota; tiny CPU still gets the kernel minimum of 1 ms', () => {
-    assert.equal(buildCpu({ ...spec, cpu: 0, cpuSet: [] }), undefined);
-    assert.equal(buildCpu({ ...spec, cpu: 0.001, cpuSet: [] })?.quota, 1000);
-    assert.equal(buildCpu({ ...spec, cpu: 2, cpuSet: [] })?.quota, 200_000);
+  it('CPU sets the share (at least the kernel minimum of 2), VCPU the quota', () => {
+    assert.equal(buildCpu({ ...spec, cpu: 0, vcpu: 0, cpuSet: [] }), undefined);
+    assert.equal(buildCpu({ ...spec, cpu: 0.001, cpuSet: [] })?.shares, 2);
+    assert.equal(buildCpu({ ...spec, cpu: 0.1, vcpu: 1, cpuSet: [] })?.quota, 100_000, 'CPU does not throttle');
+    assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.quota, 400_000);
+    assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.shares, 2048);
   });
 });

@@ -7,7 +7,7 @@ import type { WorkloadSpec } from './types.js';
 
 export const OCI_VERSION = '1.0.2';
 const MIB = 1024 * 1024;
-/** CFS period, µs: the kernel default; quota = CPU × period. */
+/** CFS period, µs: the kernel default; quota = VCPU × period. */
 export const CPU_PERIOD_US = 100_000;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -89,14 +89,19 @@ export function buildEnv(spec: WorkloadSpec): string[] {
     .map(([key, value]) => `${key}=${value}`);
 }
 
-/** CPU limits from OpenNebula's CPU (share of a core) and the pinning set. */
+/**
+ * CPU limits with OpenNebula's meaning: CPU is the physical share the VM is
+ * guaranteed under contention (cpu.shares = CPU × 1024, as its KVM driver
+ * writes `<shares>`), VCPU the number of cores it sees and may use at most
+ * (CFS quota = VCPU × period). A VM with CPU = 0.1 is not throttled to 10 %
+ * of a core on an idle host, just as a KVM guest is not.
+ */
 export function buildCpu(spec: WorkloadSpec): OciResources['cpu'] {
   const cpu: NonNullable<OciResources['cpu']> = {};
-  if (spec.cpu > 0) {
-    // At least 1 ms per period: the kernel refuses smaller quotas.
-    cpu.quota = Math.max(1000, Math.round(spec.cpu * CPU_PERIOD_US));
+  if (spec.cpu > 0) cpu.shares = Math.max(2, Math.round(spec.cpu * 1024));
+  if (spec.vcpu > 0) {
+    cpu.quota = Math.round(spec.vcpu * CPU_PERIOD_US);
     cpu.period = CPU_PERIOD_US;
-    cpu.shares = Math.max(2, Math.round(spec.cpu * 1024));
   }
   if (spec.cpuSet && spec.cpuSet.length > 0) cpu.cpus = [...spec.cpuSet].sort((a, b) => a - b).join(',');
   return Object.keys(cpu).length > 0 ? cpu : undefined;

@@ -18,9 +18,11 @@ import {
   type Transition,
 } from '../../core/vm-state-machine.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
+import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { contextOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
+import { buildSnapshot } from './placement.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -31,6 +33,8 @@ export interface LifecycleOptions {
   stopTimeoutMs: number;
   /** Image used for VMs without an image DISK (the built-in busybox root filesystem). */
   defaultImageId(): number | undefined;
+  /** Scheduler policies (default: OpenNebula's striping). */
+  scheduler?: SchedulerConfig;
 }
 
 interface InFlight {
@@ -56,8 +60,8 @@ const RUNTIME_PREFERENCE = ['crun', 'runc', 'qemu', 'mock'];
  * once (per-host sequence numbers), and move the VM on. A plan for a host that
  * is cut off waits for the host to come back — plans are derived from the
  * record, so nothing is lost — and fails clearly after `actionTimeoutMs`.
- * Placement here is simple striping over connected hosts with room; the
- * scheduler (issue #5) replaces it.
+ * Placement is the pure scheduler's (src/scheduler) over a snapshot of the
+ * connected hosts, run once the queue is drained.
  */
 export class LifecycleController implements AgentEvents {
   private readonly queue = new Set<number>();
@@ -66,6 +70,8 @@ export class LifecycleController implements AgentEvents {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopped = false;
+  /** Some VM waits in PENDING: run a scheduling pass once the queue is drained. */
+  private pendingDirty = false;
   private loop: Promise<void> = Promise.resolve();
 
   constructor(
@@ -164,6 +170,10 @@ export class LifecycleController implements AgentEvents {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const next = this.queue.values().next();
+      if (next.done && this.pendingDirty) {
+        await this.schedulePass().catch((err) => this.log.error({ err }, 'scheduling pass failed'));
+        continue;
+      }
       if (next.done) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -184,7 +194,7 @@ export class LifecycleController implements AgentEvents {
     const vm = await this.store.objects.get('vm', vmId);
     if (!vm) return;
     if (vm.state === VM_PENDING) {
-      await this.place(vm);
+      this.pendingDirty = true;
       return;
     }
     const op = vm.body.pending_op as PlanOp | null;
@@ -213,41 +223,34 @@ export class LifecycleController implements AgentEvents {
     if (this.gateway.send(hostId, msg)) this.inFlight.set(vmId, { planId, hostId, sentAt: Date.now() });
   }
 
-  /** Striping over connected, MONITORED hosts with room: fewest VMs first, ties by id. */
-  private async place(vm: PoolObject<'vm'>): Promise<void> {
-    const cpu = Number(getString(vm.template, 'CPU') ?? '1') * 100;
-    const memKb = Number(getString(vm.template, 'MEMORY') ?? '0') * 1024;
-    const hosts = (await this.store.objects.list('host', { state: HOST_STATES.MONITORED })).filter(
-      (h) => this.gateway.isConnected(h.id) && h.body.facts,
-    );
-    if (hosts.length === 0) return this.setSchedMessage(vm, 'no host is connected and MONITORED');
-    const active = await this.store.objects.list('vm', {});
-    const load = new Map<number, { cpu: number; mem: number; n: number }>();
-    for (const v of active) {
-      const h = v.body.host_id;
-      if (h === null || v.state === VM_PENDING) continue;
-      const l = load.get(h) ?? { cpu: 0, mem: 0, n: 0 };
-      l.cpu += Number(getString(v.template, 'CPU') ?? '1') * 100;
-      l.mem += Number(getString(v.template, 'MEMORY') ?? '0') * 1024;
-      l.n += 1;
-      load.set(h, l);
+  /**
+   * One scheduling cycle: every PENDING VM against every connected host, by
+   * the pure scheduler (requirements, rank, capacity, runtimes …); placements
+   * become `deploy` actions, the rest get their SCHED_MESSAGE.
+   */
+  private async schedulePass(): Promise<void> {
+    this.pendingDirty = false;
+    const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.store.objects.list('vm')]);
+    const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id));
+    if (snapshot.vms.length === 0) return;
+    const plan = schedule(snapshot, this.options.scheduler ?? {});
+    const byId = new Map(vms.map((v) => [v.id, v]));
+    for (const p of plan.placements) {
+      const vm = byId.get(p.vmId);
+      if (!vm) continue;
+      await this.store.objects.transaction(async (tx) => {
+        const current = await tx.get('vm', vm.id);
+        if (current?.state !== VM_PENDING || current.revision !== vm.revision) return;
+        const placed = await this.vms.applyInTx(tx, SYSTEM, current, 'deploy', { hostId: p.hostId, dsId: 0 });
+        if (placed.body.sched_message) {
+          await tx.update('vm', placed.id, placed.revision, (o) => ({ ...o, body: { ...o.body, sched_message: '' } }));
+        }
+      });
     }
-    const fits = hosts
-      .filter((h) => {
-        const f = h.body.facts as HostFacts;
-        const l = load.get(h.id) ?? { cpu: 0, mem: 0, n: 0 };
-        return f.cpus * 100 - l.cpu >= cpu && f.memoryMb * 1024 - l.mem >= memKb;
-      })
-      .sort((a, b) => (load.get(a.id)?.n ?? 0) - (load.get(b.id)?.n ?? 0) || a.id - b.id);
-    const target = fits[0];
-    if (!target) {
-      return this.setSchedMessage(vm, `no connected host has ${cpu / 100} free CPU and ${memKb / 1024} MB free memory`);
+    for (const u of plan.unplaced) {
+      const vm = byId.get(u.vmId);
+      if (vm) await this.setSchedMessage(vm, u.message);
     }
-    await this.store.objects.transaction(async (tx) => {
-      const current = await tx.get('vm', vm.id);
-      if (current?.state !== VM_PENDING || current.revision !== vm.revision) return;
-      await this.vms.applyInTx(tx, SYSTEM, current, 'deploy', { hostId: target.id, dsId: 0 });
-    });
   }
 
   private async setSchedMessage(vm: PoolObject<'vm'>, message: string): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type VmPhase,
 } from '../../core/vm-state-machine.js';
 import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../core/vm-states.js';
+import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
@@ -270,6 +271,8 @@ export class VmService {
     options?: ValidateOptions,
   ): Promise<void> {
     const { references } = validateVmTemplate(parsed, options);
+    // SCHED_REQUIREMENTS / SCHED_RANK errors surface at registration, never at dispatch time.
+    checkVmExpressions(parsed.template, { deferVariables: options?.deferVariables === true });
     for (const ref of references) await this.checkReference(tx, who, ref);
   }
 
