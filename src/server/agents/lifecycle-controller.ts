@@ -23,6 +23,7 @@ import type { Store, TxStore } from '../../store/index.js';
 import { contextOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
 import { buildSnapshot } from './placement.js';
+import { applyPlan } from './plan-applier.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -234,19 +235,13 @@ export class LifecycleController implements AgentEvents {
     const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id));
     if (snapshot.vms.length === 0) return;
     const plan = schedule(snapshot, this.options.scheduler ?? {});
-    const byId = new Map(vms.map((v) => [v.id, v]));
-    for (const p of plan.placements) {
-      const vm = byId.get(p.vmId);
-      if (!vm) continue;
-      await this.store.objects.transaction(async (tx) => {
-        const current = await tx.get('vm', vm.id);
-        if (current?.state !== VM_PENDING || current.revision !== vm.revision) return;
-        const placed = await this.vms.applyInTx(tx, SYSTEM, current, 'deploy', { hostId: p.hostId, dsId: 0 });
-        if (placed.body.sched_message) {
-          await tx.update('vm', placed.id, placed.revision, (o) => ({ ...o, body: { ...o.body, sched_message: '' } }));
-        }
-      });
+    const seen = new Map(vms.map((v) => [v.id, v.revision]));
+    const { applied, conflicts } = await applyPlan(this.store, this.vms, SYSTEM, plan, seen);
+    if (conflicts.length > 0) {
+      this.log.debug({ conflicts: conflicts.length, applied: applied.length }, 'placements re-queued');
+      for (const id of conflicts) this.enqueue(id);
     }
+    const byId = new Map(vms.map((v) => [v.id, v]));
     for (const u of plan.unplaced) {
       const vm = byId.get(u.vmId);
       if (vm) await this.setSchedMessage(vm, u.message);

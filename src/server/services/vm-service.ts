@@ -207,6 +207,7 @@ export class VmService {
       ];
       body.host_id = host.id;
       body.host_name = host.name;
+      body.sched_message = '';
     }
     if (t.effects.setResched) body.resched = true;
     if (t.effects.clearResched) body.resched = false;

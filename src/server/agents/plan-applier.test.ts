@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds, freshDatabase, type TestDatabase } from '../../../test/support/databases.js';
+import type { HostFacts } from '../../core/agent-protocol.js';
+import type { Principal } from '../../core/permissions.js';
+import { schedule } from '../../scheduler/index.js';
+import { openStore, type Store } from '../../store/index.js';
+import { ObjectService } from '../services/object-service.js';
+import { VmService } from '../services/vm-service.js';
+import { buildSnapshot } from './placement.js';
+import { applyPlan } from './plan-applier.js';
+
+const SYSTEM: Principal = { uid: 0, gid: 0, groups: [0], admin: true, name: 'oneadmin' };
+const FACTS: HostFacts = {
+  hostname: 'h',
+  arch: 'x64',
+  cpus: 2,
+  memoryMb: 1024,
+  agentVersion: 't',
+  runtimes: ['crun'],
+  unusable: {},
+};
+
+function vmService(store: Store): VmService {
+  const vms = new VmService(store);
+  vms.bind(new ObjectService(store, {} as never));
+  return vms;
+}
+
+async function seed(store: Store, pendingVms: number): Promise<void> {
+  await store.objects.create('host', {
+    name: 'edge',
+    uid: 0,
+    gid: 0,
+    uname: 'oneadmin',
+    gname: 'oneadmin',
+    perms: 0o600,
+    state: 2,
+    lcmState: 0,
+    template: {},
+    body: {
+      cluster_id: 0,
+      im_mad: 'oneedge',
+      vm_mad: 'oneedge',
+      credential_hash: null,
+      join_token_hash: null,
+      join_token_expires: 0,
+      last_agent_seq: 0,
+      facts: FACTS,
+      last_seen: 0,
+      connected: true,
+    },
+  });
+  for (let i = 0; i < pendingVms; i++) {
+    await store.objects.create('vm', {
+      name: `v${i}`,
+      uid: 0,
+      gid: 0,
+      uname: 'oneadmin',
+      gname: 'oneadmin',
+      perms: 0o600,
+      state: 1,
+      lcmState: 0,
+      template: { MEMORY: '128', CPU: '0.5' },
+      body: {
+        template_id: null,
+        host_id: null,
+        host_name: null,
+        pending_op: null,
+        last_action: null,
+        resched: false,
+        sched_message: '',
+        error: null,
+        history: [],
+        user_template: {},
+        stime: 0,
+        etime: 0,
+      },
+    });
+  }
+}
+
+for (const label of databaseKinds()) {
+  describe(`plan applier on ${label}`, () => {
+    let tdb: TestDatabase;
+    let a: Store;
+    let b: Store;
+
+    before(async () => {
+      tdb = await freshDatabase(label);
+      a = await openStore(tdb.config);
+      b = await openStore(tdb.config);
+      // The host has 2 CPUs; each VM asks for 0.5: room for 4 of the 8.
+      await seed(a, 8);
+    });
+    after(async () => {
+      await a?.close();
+      await b?.close();
+      await tdb?.drop();
+    });
+
+    test('two front-ends applying plans from the same snapshot never over-commit the host', async () => {
+      const snapshotOf = async (s: Store) => {
+        const [hosts, vms] = await Promise.all([s.objects.list('host'), s.objects.list('vm')]);
+        return { snap: buildSnapshot(hosts, vms, () => true), seen: new Map(vms.map((v) => [v.id, v.revision])) };
+      };
+      const [sa, sb] = await Promise.all([snapshotOf(a), snapshotOf(b)]);
+      // Each scheduler sees an empty host and places 4 VMs; they pick different VMs to race harder.
+      const planA = schedule({ ...sa.snap, vms: sa.snap.vms.filter((v) => v.id % 2 === 0) });
+      const planB = schedule({ ...sb.snap, vms: sb.snap.vms.filter((v) => v.id % 2 === 1) });
+      assert.equal(planA.placements.length, 4);
+      assert.equal(planB.placements.length, 4);
+      const [ra, rb] = await Promise.all([
+        applyPlan(a, vmService(a), SYSTEM, planA, sa.seen),
+        applyPlan(b, vmService(b), SYSTEM, planB, sb.seen),
+      ]);
+      const placed = (await a.objects.list('vm')).filter((v) => v.body.host_id !== null);
+      const cpu = placed.reduce((sum, v) => sum + Number(v.template.CPU), 0);
+      assert.ok(cpu <= 2, `host over-committed: ${cpu} CPUs placed`);
+      assert.equal(ra.applied.length + rb.applied.length, placed.length);
+      assert.equal(
+        ra.conflicts.length + rb.conflicts.length,
+        8 - placed.length,
+        'the rest come back to be rescheduled',
+      );
+      assert.ok(
+        placed.every((v) => v.state === 3 && v.lcmState === 1),
+        'placed VMs are in PROLOG',
+      );
+    });
+
+    test('a placement whose VM changed since the snapshot is a conflict, not applied', async () => {
+      const [hosts, vms] = await Promise.all([a.objects.list('host'), a.objects.list('vm')]);
+      const pending = vms.filter((v) => v.state === 1);
+      const snap = buildSnapshot(hosts, vms, () => true);
+      const seen = new Map(vms.map((v) => [v.id, v.revision]));
+      const target = pending[0];
+      assert.ok(target);
+      await a.objects.update('vm', target.id, undefined, (o) => ({ ...o, name: 'renamed' }));
+      const plan = {
+        placements: [{ vmId: target.id, hostId: 0, datastoreId: -1, action: 'deploy' as const, nics: [] }],
+        unplaced: [],
+      };
+      assert.ok(snap.vms.length > 0);
+      const r = await applyPlan(a, vmService(a), SYSTEM, plan, seen);
+      assert.deepEqual(r, { applied: [], conflicts: [target.id] });
+    });
+  });
+}

@@ -1,0 +1,109 @@
+import type { HostFacts } from '../../core/agent-protocol.js';
+import { isOneError } from '../../core/errors.js';
+import type { PoolObject } from '../../core/model.js';
+import type { Principal } from '../../core/permissions.js';
+import { getString } from '../../core/template/index.js';
+import { VM_STATES } from '../../core/vm-states.js';
+import type { SchedulerPlan } from '../../scheduler/index.js';
+import { maxCapacity } from '../../scheduler/index.js';
+import type { Store, TxStore } from '../../store/index.js';
+import type { VmService } from '../services/vm-service.js';
+
+/** VM states whose allocation a host keeps. */
+const HOLDS_CAPACITY = new Set<number>([VM_STATES.ACTIVE, VM_STATES.POWEROFF, VM_STATES.SUSPENDED]);
+
+export interface ApplyResult {
+  applied: number[];
+  /** VMs whose placement no longer held (changed VM, host full meanwhile, lost race): schedule again. */
+  conflicts: number[];
+}
+
+function demand(vm: PoolObject<'vm'>): { cpu: number; memKb: number } {
+  return {
+    cpu: Math.round(Number(getString(vm.template, 'CPU') ?? '1') * 100),
+    memKb: Number(getString(vm.template, 'MEMORY') ?? '0') * 1024,
+  };
+}
+
+/**
+ * Commits a scheduler plan in one transaction. Every placement is re-checked
+ * against the database, not the snapshot the plan came from: the VM must still
+ * be PENDING at the revision the scheduler saw, and the host must still have
+ * room for it counting every VM placed on it so far. Each touched host's
+ * revision is bumped (compare-and-set), so two front-ends applying plans for
+ * the same host at once cannot both succeed: the loser's transaction fails and
+ * its VMs come back as conflicts to be scheduled again. A plan therefore never
+ * over-commits a host, whoever races it.
+ */
+export async function applyPlan(
+  store: Store,
+  vms: VmService,
+  who: Principal,
+  plan: SchedulerPlan,
+  seenRevision: ReadonlyMap<number, number>,
+): Promise<ApplyResult> {
+  const wanted = plan.placements.map((p) => p.vmId);
+  try {
+    return await store.objects.transaction(async (tx) => {
+      const applied: number[] = [];
+      const conflicts: number[] = [];
+      const used = new Map<number, { cpu: number; memKb: number }>();
+      const locked = new Set<number>();
+      for (const p of plan.placements) {
+        const vm = await tx.get('vm', p.vmId);
+        if (!vm || vm.state !== VM_STATES.PENDING || vm.revision !== seenRevision.get(p.vmId)) {
+          conflicts.push(p.vmId);
+          continue;
+        }
+        const host = await tx.get('host', p.hostId);
+        if (!host?.body.facts) {
+          conflicts.push(p.vmId);
+          continue;
+        }
+        if (!locked.has(host.id)) {
+          // Bumping the host's revision serialises appliers per host (CAS on the row).
+          await tx.update('host', host.id, host.revision, (h) => h);
+          locked.add(host.id);
+          used.set(host.id, await allocatedOn(tx, host.id));
+        }
+        const u = used.get(host.id) as { cpu: number; memKb: number };
+        const d = demand(vm);
+        if (!fits(host, u, d)) {
+          conflicts.push(p.vmId);
+          continue;
+        }
+        u.cpu += d.cpu;
+        u.memKb += d.memKb;
+        await vms.applyInTx(tx, who, vm, 'deploy', { hostId: host.id, dsId: Math.max(0, p.datastoreId) });
+        applied.push(p.vmId);
+      }
+      return { applied, conflicts };
+    });
+  } catch (err) {
+    // A lost race (stale revision, busy snapshot): nothing was committed; everything goes back.
+    if (isOneError(err) && err.code !== 'E_REVISION_MISMATCH') throw err;
+    return { applied: [], conflicts: wanted };
+  }
+}
+
+async function allocatedOn(tx: TxStore, hostId: number): Promise<{ cpu: number; memKb: number }> {
+  const u = { cpu: 0, memKb: 0 };
+  for (const vm of await tx.list('vm', { hostId })) {
+    if (!HOLDS_CAPACITY.has(vm.state)) continue;
+    const d = demand(vm);
+    u.cpu += d.cpu;
+    u.memKb += d.memKb;
+  }
+  return u;
+}
+
+function fits(
+  host: PoolObject<'host'>,
+  used: { cpu: number; memKb: number },
+  d: { cpu: number; memKb: number },
+): boolean {
+  const facts = host.body.facts as HostFacts;
+  const maxCpu = maxCapacity(facts.cpus * 100, getString(host.template, 'RESERVED_CPU'));
+  const maxMem = maxCapacity(facts.memoryMb * 1024, getString(host.template, 'RESERVED_MEM'));
+  return maxCpu - used.cpu >= d.cpu && maxMem - used.memKb >= d.memKb;
+}
