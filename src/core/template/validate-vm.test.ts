@@ -172,4 +172,12 @@ describe('validateVmTemplate', () => {
     const err = expectOneError(() => validateVmTemplate(parseNative(text)), 'E_TEMPLATE_INVALID');
     assert.equal(err.details.attribute, 'MEMORY');
   });
+
+  it('refuses a user input named like a vector attribute (its answer would replace the vector)', () => {
+    const err = expectOneError(
+      () => validateVmTemplate(parseNative('MEMORY = 1\nUSER_INPUTS = [ FEATURES = "O|text|f" ]')),
+      'E_TEMPLATE_INVALID',
+    );
+    assert.equal(err.details.attribute, 'USER_INPUTS[0]/FEATURES');
+  });
 });

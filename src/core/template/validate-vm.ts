@@ -1,4 +1,4 @@
-import { getAll, positionOf } from './access.js';
+import { getAll, getVectors, positionOf } from './access.js';
 import type { TemplateIssue } from './issues.js';
 import { templateIssue, throwIfIssues } from './issues.js';
 import type { ParsedTemplate, TemplateVector } from './types.js';
@@ -144,7 +144,16 @@ class VmValidator {
       this.sub(t, p, 'PIN_POLICY', oneOf('CORE', 'THREAD', 'SHARED', 'NONE'));
       this.sub(t, p, 'MEMORY_ACCESS', oneOf('SHARED', 'PRIVATE'));
     });
-    this.issues.push(...readUserInputs(this.parsed.template, this.parsed.positions).issues);
+    const userInputs = readUserInputs(this.parsed.template, this.parsed.positions);
+    this.issues.push(...userInputs.issues);
+    // An answer becomes a top-level attribute of that name, so it cannot name a vector attribute.
+    getVectors(this.parsed.template, 'USER_INPUTS').forEach((v, i) => {
+      for (const name of Object.keys(v)) {
+        if ((VECTORS as readonly string[]).includes(name)) {
+          this.add(`USER_INPUTS[${i}]/${name}`, `${name} is a vector attribute and cannot be a user input`);
+        }
+      }
+    });
   }
 
   private add(attribute: string, message: string): void {
