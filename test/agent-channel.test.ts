@@ -158,7 +158,7 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
 
   test('the scheduler explains a VM it cannot place and honours SCHED_REQUIREMENTS', async () => {
     const t = await api.post('/api/v1/templates', {
-      template: 'NAME = picky\nMEMORY = 16\nCPU = 0.01\nSCHED_REQUIREMENTS = "NAME = \\"no-such-host*\\""',
+      template: 'NAME = picky\nMEMORY = 16\nCPU = 0.01\nSCHED_REQUIREMENTS = "NAME = \\"late-*\\""',
     });
     assert.equal(t.status, 201, JSON.stringify(t.body));
     const id = (await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {})).body.items[0].id;
@@ -177,7 +177,27 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     });
     const okId = (await api.post(`/api/v1/templates/${ok.body.id}/instantiate`, {})).body.items[0].id;
     await waitPhase(okId, 'ACTIVE/RUNNING');
-    for (const x of [id, hugeId, okId]) await api.del(`/api/v1/vms/${x}`);
+    // A matching host appears: the waiting VM is placed on it at once.
+    const late = new LoopbackAgent();
+    try {
+      const lateHost = (await api.post('/api/v1/hosts', { name: 'late-1' })).body.id;
+      const tok = await api.post(`/api/v1/hosts/${lateHost}/join-token`);
+      late.start([
+        '--join',
+        `https://127.0.0.1:${server.agentPort}`,
+        '--token',
+        tok.body.token,
+        '--ca-hash',
+        tok.body.ca_hash,
+      ]);
+      await waitPhase(id, 'ACTIVE/RUNNING');
+      assert.equal((await vm(id)).host_id, lateHost);
+      assert.equal((await vm(id)).sched_message, '');
+      for (const x of [id, hugeId, okId]) await api.del(`/api/v1/vms/${x}`);
+      await waitPhase(id, 'DONE/LCM_INIT');
+    } finally {
+      await late.dispose();
+    }
   });
 
   test('kill -9 of the front-end while 50 VMs are created: none lost or duplicated, all converge', async () => {
