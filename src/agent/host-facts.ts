@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, totalmem } from 'node:os';
 import type { HostFacts } from '../core/agent-protocol.js';
+import { probeNuma } from './numa-probe.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -15,6 +16,7 @@ export async function hostFacts(runtimes: string[], unusable: Record<string, str
     // no v1 memory controller: keep the machine total
   }
   return {
+    numa: await probeNuma(),
     hostname: hostname(),
     arch: arch(),
     cpus: cpus().length,

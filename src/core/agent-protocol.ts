@@ -61,6 +61,18 @@ export interface WorkloadReport {
   exitCode?: number;
 }
 
+/** One NUMA node as the agent reads it from sysfs. */
+export interface NumaNodeFacts {
+  id: number;
+  /** Physical cores: their core id and hardware threads (thread siblings). */
+  cores: { id: number; cpus: number[] }[];
+  memoryKb: number;
+  freeMemoryKb: number;
+  hugepages: { sizeKb: number; total: number; free: number }[];
+  /** Distances to every node, by node id (sysfs `distance`). */
+  distance: number[];
+}
+
 export interface HostFacts {
   hostname: string;
   arch: string;
@@ -71,6 +83,8 @@ export interface HostFacts {
   runtimes: string[];
   /** Why each unusable runtime is unusable. */
   unusable: Record<string, string>;
+  /** NUMA topology (empty when the host reports none). */
+  numa?: NumaNodeFacts[];
 }
 
 export type AgentMessage =

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { waitFor } from '../support/agents.js';
 import { Api } from '../support/api.js';
-import { REPO, TestServer } from '../support/server.js';
+import { BIN, REPO, TestServer } from '../support/server.js';
 
 /**
  * The web UI in Debian's Chromium (playwright-core, no downloaded browser)
@@ -214,7 +217,9 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     await open('Storage', 'fs');
     await open('Network', 'virtio');
     await open('Monitoring', 'No monitoring data yet');
-    await open('Log', 'not available yet');
+    // Its host has no agent connected: the log tab says so, with the API's code.
+    await open('Log', 'The log could not be read');
+    await page.getByRole('tabpanel').getByText('E_HOST_UNREACHABLE').first().waitFor();
     await open('Placement', 'deploy');
     // PatternFly tables have the grid role.
     await page.getByLabel('Placement history').getByText('edge-1').waitFor();
@@ -258,7 +263,55 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     await shot('host-detail');
     await page.getByRole('tab', { name: 'NUMA' }).click();
     await page.getByText('NUMA topology not reported').waitFor();
-    await shot('host-numa');
+  });
+
+  test("a host's NUMA tab shows the topology its agent reports", async () => {
+    // Keep waiting VMs off the new host: this test is about the host, not placement.
+    const pending = (await admin.get('/api/v1/vms?limit=0&state=PENDING')).body.items as { id: number }[];
+    for (const v of pending) await admin.post(`/api/v1/vms/${v.id}/actions/hold`);
+    const numaHost = (await admin.post('/api/v1/hosts', { name: 'edge-numa' })).body.id as number;
+    const tok = await admin.post(`/api/v1/hosts/${numaHost}/join-token`);
+    const stateDir = mkdtempSync(join(tmpdir(), 'oneedge-web-agent-'));
+    const agent = spawn(
+      process.execPath,
+      [
+        BIN,
+        'agent',
+        '--state-dir',
+        stateDir,
+        '--runtimes',
+        'mock',
+        '--join',
+        `https://127.0.0.1:${server.agentPort}`,
+        '--token',
+        tok.body.token,
+        '--ca-hash',
+        tok.body.ca_hash,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const reported = await waitFor(
+        'NUMA facts',
+        async () => (await admin.get(`/api/v1/hosts/${numaHost}`)).body.facts?.numa,
+      );
+      await page.goto(`${server.url}/hosts/${numaHost}`);
+      await page.getByRole('tab', { name: 'NUMA' }).click();
+      if (reported.length === 0) {
+        await page.getByText('NUMA topology not reported').waitFor();
+      } else {
+        const first = reported[0] as { id: number; cores: { id: number; cpus: number[] }[] };
+        await page.getByRole('heading', { name: `Node ${first.id}` }).waitFor();
+        const cores = page.getByRole('list', { name: `Cores of node ${first.id}` }).getByRole('listitem');
+        assert.equal(await cores.count(), first.cores.length);
+        await page.getByLabel(`CPU ${first.cores[0]?.cpus[0]} free`).waitFor();
+      }
+      await shot('host-numa');
+    } finally {
+      agent.kill('SIGKILL');
+      rmSync(stateDir, { recursive: true, force: true });
+      for (const v of pending) await admin.post(`/api/v1/vms/${v.id}/actions/release`);
+    }
   });
 
   test('a template with a syntax error is marked at its line and not saved', async () => {

@@ -71,6 +71,18 @@ export function buildSnapshot(
       template: h.template,
       runtimes: facts.runtimes,
       vmIds: u.vmIds,
+      ...(facts.numa && facts.numa.length > 0
+        ? {
+            numa: facts.numa.map((n) => ({
+              id: n.id,
+              cores: n.cores.map((c) => ({ id: c.id, cpus: c.cpus.map((cpu) => ({ id: cpu })) })),
+              // Allocation-based like OpenNebula: nothing is pinned to nodes until pinning lands in the driver.
+              memory: { totalKb: n.memoryKb, usedKb: 0 },
+              hugepages: n.hugepages,
+              distance: n.distance,
+            })),
+          }
+        : {}),
     });
   }
   return { hosts: snapshotHosts, vms: pending };

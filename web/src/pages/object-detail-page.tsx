@@ -21,6 +21,7 @@ import type { ApiObject, ObjectKind } from '../api';
 import { Facts, VectorTable, vectors } from '../components/attributes';
 import { ErrorAlert } from '../components/error-alert';
 import { NameLink } from '../components/name-link';
+import { NumaView } from '../components/numa-view';
 import { OwnershipActions } from '../components/object-actions';
 import { PageHeader } from '../components/page-header';
 import { HostStateLabel, StateLabel } from '../components/state-label';
@@ -209,19 +210,7 @@ function extraTabs(kind: ObjectKind, o: ApiObject): ExtraTab[] {
             </EmptyState>
           ),
         },
-        {
-          key: 'numa',
-          title: 'NUMA',
-          body: (
-            <EmptyState titleText="NUMA topology not reported" headingLevel="h2" variant="sm">
-              <EmptyStateBody>
-                This tab will show each NUMA node's cores and threads as free, used or isolated, its memory and its
-                hugepages — like Sunstone's NUMA panel — once the host's agent reports its topology. This host's agent
-                has not reported one.
-              </EmptyStateBody>
-            </EmptyState>
-          ),
-        },
+        { key: 'numa', title: 'NUMA', body: <NumaView host={o as ApiObject<'host'>} /> },
       ];
     case 'vnet':
       return [

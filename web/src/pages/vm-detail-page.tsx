@@ -34,6 +34,7 @@ import { PageHeader } from '../components/page-header';
 import { VmStateLabel } from '../components/state-label';
 import { TemplateView } from '../components/template-view';
 import { useToast } from '../components/toasts';
+import { VmLog } from '../components/vm-log';
 import { useLoader, useObject, usePool } from '../data/hooks';
 import { useSession } from '../data/session';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
@@ -180,14 +181,7 @@ export function VmDetailPage({ id }: { id: number }) {
             </div>
           </Tab>
           <Tab eventKey="log" title={<TabTitleText>Log</TabTitleText>}>
-            <div className="oe-tab-body">
-              <EmptyState titleText="The VM log is not available yet" headingLevel="h2" variant="sm">
-                <EmptyStateBody>
-                  The front-end does not expose VM logs yet (<code>oneedge vm log</code> is still to come). State
-                  changes, the scheduler message and the placement history are in the Placement tab.
-                </EmptyStateBody>
-              </EmptyState>
-            </div>
+            <div className="oe-tab-body">{tab === 'log' ? <VmLog vmId={vm.id} revision={vm.revision} /> : null}</div>
           </Tab>
           <Tab eventKey="placement" title={<TabTitleText>Placement</TabTitleText>}>
             <PlacementTab vm={vm} />
