@@ -229,4 +229,33 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
     await waitPhase(v.id, 'POWEROFF/LCM_INIT', 60_000);
     assert.equal(alive(pid), false);
   });
+
+  test("a pinned VM's container has exactly the CPUs and memory node the scheduler chose", async () => {
+    const agent = agents[2] as TestAgent;
+    const marked = await api.put(`/api/v1/hosts/${agent.hostId}`, { template: 'PIN_POLICY = PINNED', append: true });
+    assert.equal(marked.status, 200, JSON.stringify(marked.body));
+    const t = await api.post('/api/v1/templates', {
+      template: 'NAME = pinned\nMEMORY = 32\nCPU = 1\nVCPU = 1\nTOPOLOGY = [ PIN_POLICY = CORE ]',
+    });
+    assert.equal(t.status, 201, JSON.stringify(t.body));
+    const id = (await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {})).body.items[0].id as number;
+    const v = await waitPhase(id, 'ACTIVE/RUNNING', 40_000);
+    assert.equal(v.host_id, agent.hostId, 'pinned VMs go to PIN_POLICY=PINNED hosts');
+    const numa = (v as unknown as { numa: { nodes: { cpus: number[]; memory_node_id: number }[] } }).numa;
+    assert.equal(numa.nodes.length, 1);
+    const cg = `/sys/fs/cgroup/cpuset${agent.cgroupParent()}/one-${id}`;
+    const list = (text: string) =>
+      text
+        .trim()
+        .split(',')
+        .flatMap((r) => {
+          const [a, b] = r.split('-').map(Number) as [number, number | undefined];
+          return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+        });
+    assert.deepEqual(list(readFileSync(`${cg}/cpuset.cpus`, 'utf8')), [...(numa.nodes[0]?.cpus ?? [])].sort());
+    assert.deepEqual(list(readFileSync(`${cg}/cpuset.mems`, 'utf8')), [numa.nodes[0]?.memory_node_id]);
+    await api.del(`/api/v1/vms/${id}`);
+    const done = await waitPhase(id, 'DONE/LCM_INIT');
+    assert.equal((done as unknown as { numa: unknown }).numa, null, 'the placement is released with the host');
+  });
 });

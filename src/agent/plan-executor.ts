@@ -239,6 +239,8 @@ export class PlanExecutor {
       cpu: plan.spec.cpu,
       vcpu: plan.spec.vcpu,
       memoryMb: plan.spec.memoryMb,
+      ...(plan.spec.cpuSet ? { cpuSet: plan.spec.cpuSet } : {}),
+      ...(plan.spec.memoryNodes ? { memoryNodes: plan.spec.memoryNodes } : {}),
       ...(plan.spec.command ? { command: plan.spec.command } : {}),
       env: {},
       context: plan.spec.context,

@@ -46,6 +46,9 @@ export interface PlanSpec {
   cpu: number;
   vcpu: number;
   memoryMb: number;
+  /** Host CPUs the workload is pinned to, and the NUMA nodes its memory comes from (pinned VMs). */
+  cpuSet?: number[];
+  memoryNodes?: number[];
   command?: string[];
   context: Record<string, string>;
   /** The action behind the op, e.g. 'suspend' for save, 'poweroff-hard' for cancel. */

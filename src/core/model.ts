@@ -98,6 +98,12 @@ export interface VmHistoryRecord {
   etime: number;
 }
 
+/** Where a pinned (TOPOLOGY/PIN_POLICY) VM's vCPUs and memory were placed on its host. */
+export interface VmNumaPlacement {
+  pin_policy: string;
+  nodes: { node_id: number; cpus: number[]; memory_node_id: number; memory_kb: number }[];
+}
+
 export interface VmBody {
   template_id: number | null;
   host_id: number | null;
@@ -109,6 +115,8 @@ export interface VmBody {
   resched: boolean;
   sched_message: string;
   history: VmHistoryRecord[];
+  /** The scheduler's NUMA placement for pinned VMs, while the VM holds its host. */
+  numa?: VmNumaPlacement | null;
   /** The last host-side error (driver message), shown like OpenNebula's ERROR attribute. */
   error: string | null;
   /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */

@@ -78,5 +78,6 @@ describe('OCI config', () => {
     assert.equal(buildCpu({ ...spec, cpu: 0.1, vcpu: 1, cpuSet: [] })?.quota, 100_000, 'CPU does not throttle');
     assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.quota, 400_000);
     assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.shares, 2048);
+    assert.equal(buildCpu({ ...spec, cpuSet: [3, 1], memoryNodes: [1, 0] })?.mems, '0,1', 'pinned memory nodes');
   });
 });

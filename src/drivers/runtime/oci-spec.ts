@@ -44,7 +44,7 @@ export interface OciNamespace {
 export interface OciResources {
   devices: { allow: boolean; access: string }[];
   memory?: { limit: number };
-  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
 }
 
 export interface OciConfig {
@@ -104,6 +104,7 @@ export function buildCpu(spec: WorkloadSpec): OciResources['cpu'] {
     cpu.period = CPU_PERIOD_US;
   }
   if (spec.cpuSet && spec.cpuSet.length > 0) cpu.cpus = [...spec.cpuSet].sort((a, b) => a - b).join(',');
+  if (spec.memoryNodes && spec.memoryNodes.length > 0) cpu.mems = [...spec.memoryNodes].sort((a, b) => a - b).join(',');
   return Object.keys(cpu).length > 0 ? cpu : undefined;
 }
 

@@ -41,6 +41,8 @@ export interface WorkloadSpec {
   memoryMb: number;
   /** Host CPUs the workload may run on (pinning), if any. */
   cpuSet?: number[];
+  /** NUMA nodes the workload's memory comes from (cpuset.mems), if any. */
+  memoryNodes?: number[];
   /** argv of the main process; default: the image's default or `/bin/sh /context/start.sh` … (driver-defined). */
   command?: string[];
   /** Environment of the main process (CONTEXT variables are also written to context.sh). */

@@ -320,6 +320,7 @@ export class LifecycleController implements AgentEvents {
       if (last && last.etime === 0) last.etime = now;
       body.host_id = null;
       body.host_name = null;
+      body.numa = null;
     }
     if (t.to.state === 'DONE') body.etime = now;
     if (t.to.state === 'PENDING') body.host_id = null;
@@ -355,6 +356,7 @@ export class LifecycleController implements AgentEvents {
       vcpu: Number(getString(t, 'VCPU') ?? '1'),
       memoryMb: Number(getString(t, 'MEMORY') ?? '64'),
       ...(command ? { command: ['/bin/sh', '-c', command] } : {}),
+      ...pinning(vm),
       context,
       action: vm.body.last_action,
       stopTimeoutMs: this.options.stopTimeoutMs,
@@ -365,6 +367,16 @@ export class LifecycleController implements AgentEvents {
 /** Identifies one host operation of one VM: a new transition (or update) means a new plan. */
 export function planIdOf(vm: PoolObject<'vm'>): string {
   return `${vm.id}:${vm.body.history.length}:${vm.lcmState}:${vm.revision}`;
+}
+
+/** The CPU set and memory nodes of a pinned VM, from its NUMA placement. */
+function pinning(vm: PoolObject<'vm'>): Pick<PlanSpec, 'cpuSet' | 'memoryNodes'> {
+  const nodes = vm.body.numa?.nodes ?? [];
+  if (nodes.length === 0) return {};
+  return {
+    cpuSet: [...new Set(nodes.flatMap((n) => n.cpus))].sort((a, b) => a - b),
+    memoryNodes: [...new Set(nodes.map((n) => n.memory_node_id))].sort((a, b) => a - b),
+  };
 }
 
 function observedOf(w: WorkloadReport): ObservedVmState | undefined {

@@ -51,6 +51,21 @@ export function buildSnapshot(
     u.vmIds.push(vm.id);
     usage.set(h, u);
   }
+  // Which VMs hold which hardware threads, and how much memory per NUMA node (pinned VMs).
+  const pinnedCpus = new Map<number, Map<number, number[]>>();
+  const nodeMemKb = new Map<number, Map<number, number>>();
+  for (const vm of vms) {
+    const h = vm.body.host_id;
+    if (h === null || !HOLDS_CAPACITY.has(vm.state) || !vm.body.numa) continue;
+    const cpus = pinnedCpus.get(h) ?? new Map<number, number[]>();
+    const mem = nodeMemKb.get(h) ?? new Map<number, number>();
+    for (const n of vm.body.numa.nodes) {
+      for (const c of n.cpus) cpus.set(c, [...(cpus.get(c) ?? []), vm.id]);
+      mem.set(n.memory_node_id, (mem.get(n.memory_node_id) ?? 0) + n.memory_kb);
+    }
+    pinnedCpus.set(h, cpus);
+    nodeMemKb.set(h, mem);
+  }
   const snapshotHosts: SnapshotHost[] = [];
   for (const h of hosts) {
     const facts = h.body.facts as HostFacts | null;
@@ -75,9 +90,12 @@ export function buildSnapshot(
         ? {
             numa: facts.numa.map((n) => ({
               id: n.id,
-              cores: n.cores.map((c) => ({ id: c.id, cpus: c.cpus.map((cpu) => ({ id: cpu })) })),
-              // Allocation-based like OpenNebula: nothing is pinned to nodes until pinning lands in the driver.
-              memory: { totalKb: n.memoryKb, usedKb: 0 },
+              cores: n.cores.map((c) => ({
+                id: c.id,
+                cpus: c.cpus.map((cpu) => ({ id: cpu, vms: pinnedCpus.get(h.id)?.get(cpu) ?? [] })),
+              })),
+              // Allocation-based like OpenNebula: what pinned VMs placed on the node, not measured use.
+              memory: { totalKb: n.memoryKb, usedKb: nodeMemKb.get(h.id)?.get(n.id) ?? 0 },
               hugepages: n.hugepages,
               distance: n.distance,
             })),

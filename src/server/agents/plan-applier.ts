@@ -1,6 +1,6 @@
 import type { HostFacts } from '../../core/agent-protocol.js';
 import { isOneError } from '../../core/errors.js';
-import type { PoolObject } from '../../core/model.js';
+import type { PoolObject, VmNumaPlacement } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import { getString } from '../../core/template/index.js';
 import { VM_STATES } from '../../core/vm-states.js';
@@ -74,7 +74,22 @@ export async function applyPlan(
         }
         u.cpu += d.cpu;
         u.memKb += d.memKb;
-        await vms.applyInTx(tx, who, vm, 'deploy', { hostId: host.id, dsId: Math.max(0, p.datastoreId) });
+        const placed = await vms.applyInTx(tx, who, vm, 'deploy', {
+          hostId: host.id,
+          dsId: Math.max(0, p.datastoreId),
+        });
+        if (p.numa) {
+          const numa: VmNumaPlacement = {
+            pin_policy: p.numa.pinPolicy,
+            nodes: p.numa.nodes.map((n) => ({
+              node_id: n.nodeId,
+              cpus: [...n.cpus],
+              memory_node_id: n.memoryNodeId,
+              memory_kb: n.memoryKb,
+            })),
+          };
+          await tx.update('vm', placed.id, placed.revision, (o) => ({ ...o, body: { ...o.body, numa } }));
+        }
         applied.push(p.vmId);
       }
       return { applied, conflicts };

@@ -216,6 +216,7 @@ export class VmService {
       if (last && last.etime === 0) last.etime = now;
       body.host_id = null;
       body.host_name = null;
+      body.numa = null;
     }
     if (t.to.state === 'DONE') body.etime = now;
     return tx.update('vm', vm.id, vm.revision, (o) => ({
