@@ -6,9 +6,10 @@ import { VM_STATES } from '../../core/vm-states.js';
 import type { PendingVm, SchedulerSnapshot, SnapshotHost } from '../../scheduler/index.js';
 
 /** VM states whose allocation a host keeps (OpenNebula: charged at PROLOG, freed at EPILOG/undeploy). */
-const HOLDS_CAPACITY = new Set<number>([VM_STATES.ACTIVE, VM_STATES.POWEROFF, VM_STATES.SUSPENDED]);
+export const HOLDS_CAPACITY = new Set<number>([VM_STATES.ACTIVE, VM_STATES.POWEROFF, VM_STATES.SUSPENDED]);
 
-function allocation(vm: PoolObject<'vm'>): { cpu: number; memKb: number } {
+/** What a VM allocates on its host: CPU ×100 per core, memory in KB (OpenNebula's HOST_SHARE units). */
+export function allocation(vm: PoolObject<'vm'>): { cpu: number; memKb: number } {
   return {
     cpu: Math.round(Number(getString(vm.template, 'CPU') ?? '1') * 100),
     memKb: Number(getString(vm.template, 'MEMORY') ?? '0') * 1024,

@@ -8,21 +8,12 @@ import type { SchedulerPlan } from '../../scheduler/index.js';
 import { maxCapacity } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import type { VmService } from '../services/vm-service.js';
-
-/** VM states whose allocation a host keeps. */
-const HOLDS_CAPACITY = new Set<number>([VM_STATES.ACTIVE, VM_STATES.POWEROFF, VM_STATES.SUSPENDED]);
+import { allocation, HOLDS_CAPACITY } from './placement.js';
 
 export interface ApplyResult {
   applied: number[];
   /** VMs whose placement no longer held (changed VM, host full meanwhile, lost race): schedule again. */
   conflicts: number[];
-}
-
-function demand(vm: PoolObject<'vm'>): { cpu: number; memKb: number } {
-  return {
-    cpu: Math.round(Number(getString(vm.template, 'CPU') ?? '1') * 100),
-    memKb: Number(getString(vm.template, 'MEMORY') ?? '0') * 1024,
-  };
 }
 
 /**
@@ -67,7 +58,7 @@ export async function applyPlan(
           used.set(host.id, await allocatedOn(tx, host.id));
         }
         const u = used.get(host.id) as { cpu: number; memKb: number };
-        const d = demand(vm);
+        const d = allocation(vm);
         if (!fits(host, u, d)) {
           conflicts.push(p.vmId);
           continue;
@@ -105,7 +96,7 @@ async function allocatedOn(tx: TxStore, hostId: number): Promise<{ cpu: number; 
   const u = { cpu: 0, memKb: 0 };
   for (const vm of await tx.list('vm', { hostId })) {
     if (!HOLDS_CAPACITY.has(vm.state)) continue;
-    const d = demand(vm);
+    const d = allocation(vm);
     u.cpu += d.cpu;
     u.memKb += d.memKb;
   }
