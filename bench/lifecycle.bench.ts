@@ -1,17 +1,7 @@
-/**
- * Lifecycle benchmark (issue #3): API create → RUNNING latency (p50, p99) for
- * 100 containers on a local host, one at a time, and the throughput of
- * creating 100 in one burst. A real front-end, a real agent, real crun
- * containers (root needed). Goal: p50 < 250 ms, p99 < 500 ms.
- */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { removeAgentLeftovers, waitFor } from '../test/support/agents.js';
+import { LoopbackAgent, waitFor } from '../test/support/agents.js';
 import { Api } from '../test/support/api.js';
-import { BIN, TestServer } from '../test/support/server.js';
+import { TestServer } from '../test/support/server.js';
 
 const N = Number(process.env.BENCH_VMS ?? 100);
 
@@ -62,35 +52,14 @@ const server = await new TestServer({
   env: { ONEEDGE_LOG_LEVEL: 'warn' },
   args: ['--agent-host', '127.0.0.1'],
 }).start();
-const stateDir = mkdtempSync(join(tmpdir(), 'oneedge-bench-agent-'));
+const agent = new LoopbackAgent('crun', ['--log-level', 'warn']);
 const ctrl = new AbortController();
 try {
   const api = await Api.login(server.url, 'oneadmin', server.adminPassword);
-  const host = await api.post('/api/v1/hosts', { name: 'bench-local' });
-  const tok = await api.post(`/api/v1/hosts/${host.body.id}/join-token`);
-  const joined = spawn(
-    process.execPath,
-    [
-      BIN,
-      'agent',
-      '--state-dir',
-      stateDir,
-      '--runtimes',
-      'crun',
-      '--log-level',
-      'warn',
-      '--join',
-      `https://127.0.0.1:${server.agentPort}`,
-      '--token',
-      tok.body.token,
-      '--ca-hash',
-      tok.body.ca_hash,
-    ],
-    { stdio: 'ignore' },
-  );
+  const hostId = await agent.join(api, server, 'bench-local');
   try {
     await waitFor('agent connected with crun', async () => {
-      const h = (await api.get(`/api/v1/hosts/${host.body.id}`)).body;
+      const h = (await api.get(`/api/v1/hosts/${hostId}`)).body;
       return h.connected && h.facts?.runtimes?.includes('crun');
     });
     const tpl = await api.post('/api/v1/templates', { template: 'NAME = b\nMEMORY = 16\nCPU = 0.01' });
@@ -134,10 +103,10 @@ try {
 
     await terminateAll(api);
   } finally {
-    joined.kill('SIGKILL');
+    await agent.dispose();
   }
 } finally {
   ctrl.abort();
-  await removeAgentLeftovers(stateDir);
+  await agent.dispose();
   await server.dispose();
 }

@@ -1,58 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { tlsOptions } from '../src/agent/tls.js';
-import { waitFor } from './support/agents.js';
+import { LoopbackAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { BIN, TestServer } from './support/server.js';
 
 const run = promisify(execFile);
-
-/** An agent on loopback with the in-memory runtime: the channel, its security and the lifecycle loop. */
-class LoopbackAgent {
-  child: ChildProcess | null = null;
-  readonly stateDir = mkdtempSync(join(tmpdir(), 'oneedge-agent-lo-'));
-  output = '';
-
-  start(extra: string[] = []): void {
-    this.child = spawn(process.execPath, [BIN, 'agent', '--state-dir', this.stateDir, '--runtimes', 'mock', ...extra], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (d: Buffer) => {
-      this.output += d.toString();
-    });
-    this.child.stderr?.on('data', (d: Buffer) => {
-      this.output += d.toString();
-    });
-  }
-
-  async kill9(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      c.once('exit', () => r());
-      c.kill('SIGKILL');
-    });
-  }
-
-  identity(): { credential: string; caPem: string; hostId: number } {
-    return JSON.parse(readFileSync(join(this.stateDir, 'agent.json'), 'utf8'));
-  }
-
-  workloads(): { vmId: number }[] {
-    return JSON.parse(readFileSync(join(this.stateDir, 'workloads.json'), 'utf8'));
-  }
-
-  async dispose(): Promise<void> {
-    await this.kill9();
-    rmSync(this.stateDir, { recursive: true, force: true });
-  }
-}
 
 function channel(server: TestServer, credential: string, caPem: string): WebSocket {
   return new WebSocket(`wss://127.0.0.1:${server.agentPort}/agent/v1/channel`, {
@@ -102,14 +61,7 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     assert.equal(tok.status, 200);
     assert.match(tok.body.command, /^oneedge agent --join https:\/\/.+ --token oej_\d+_\S+ --ca-hash [0-9a-f]{64}$/);
     agent = new LoopbackAgent();
-    agent.start([
-      '--join',
-      `https://127.0.0.1:${server.agentPort}`,
-      '--token',
-      tok.body.token,
-      '--ca-hash',
-      tok.body.ca_hash,
-    ]);
+    agent.joinWith(server, tok.body.token, tok.body.ca_hash);
     await waitFor('host connected', async () => (await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
     templateId = (await api.post('/api/v1/templates', { template: 'NAME = lo\nMEMORY = 16\nCPU = 0.01' })).body.id;
   });
@@ -180,16 +132,7 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     // A matching host appears: the waiting VM is placed on it at once.
     const late = new LoopbackAgent();
     try {
-      const lateHost = (await api.post('/api/v1/hosts', { name: 'late-1' })).body.id;
-      const tok = await api.post(`/api/v1/hosts/${lateHost}/join-token`);
-      late.start([
-        '--join',
-        `https://127.0.0.1:${server.agentPort}`,
-        '--token',
-        tok.body.token,
-        '--ca-hash',
-        tok.body.ca_hash,
-      ]);
+      const lateHost = await late.join(api, server, 'late-1');
       await waitPhase(id, 'ACTIVE/RUNNING');
       assert.equal((await vm(id)).host_id, lateHost);
       assert.equal((await vm(id)).sched_message, '');

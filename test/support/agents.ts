@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,69 @@ import type { NetnsHost, NetnsLab } from './netns-hosts.js';
 import { BIN, type TestServer } from './server.js';
 
 const run = promisify(execFile);
+
+/**
+ * An agent process on this machine dialling the front-end over loopback:
+ * the in-memory runtime by default (channel and lifecycle tests), or crun.
+ */
+export class LoopbackAgent {
+  child: ChildProcess | null = null;
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'oneedge-agent-lo-'));
+  output = '';
+
+  constructor(
+    readonly runtimes = 'mock',
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  /** Creates the host, issues a join token and starts the agent with it; returns the host id. */
+  async join(api: Api, server: TestServer, name: string): Promise<number> {
+    const host = await api.post('/api/v1/hosts', { name });
+    if (host.status !== 201) throw new Error(`host create: ${JSON.stringify(host.body)}`);
+    const tok = await api.post(`/api/v1/hosts/${host.body.id}/join-token`);
+    this.joinWith(server, tok.body.token, tok.body.ca_hash);
+    return host.body.id;
+  }
+
+  joinWith(server: TestServer, token: string, caHash: string): void {
+    this.start(['--join', `https://127.0.0.1:${server.agentPort}`, '--token', token, '--ca-hash', caHash]);
+  }
+
+  start(extra: string[] = []): void {
+    const argv = [BIN, 'agent', '--state-dir', this.stateDir, '--runtimes', this.runtimes, ...this.extraArgs, ...extra];
+    this.child = spawn(process.execPath, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+  }
+
+  async kill9(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      c.once('exit', () => r());
+      c.kill('SIGKILL');
+    });
+  }
+
+  identity(): { credential: string; caPem: string; hostId: number } {
+    return JSON.parse(readFileSync(join(this.stateDir, 'agent.json'), 'utf8'));
+  }
+
+  workloads(): { vmId: number }[] {
+    return JSON.parse(readFileSync(join(this.stateDir, 'workloads.json'), 'utf8'));
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill9();
+    await removeAgentLeftovers(this.stateDir);
+  }
+}
 
 /** A real `oneedge agent` running inside a lab host, joined to a test front-end. */
 export class TestAgent {

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { waitFor } from '../support/agents.js';
+import { LoopbackAgent, waitFor } from '../support/agents.js';
 import { Api } from '../support/api.js';
-import { BIN, REPO, TestServer } from '../support/server.js';
+import { REPO, TestServer } from '../support/server.js';
 
 /**
  * The web UI in Debian's Chromium (playwright-core, no downloaded browser)
@@ -269,27 +267,8 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     // Keep waiting VMs off the new host: this test is about the host, not placement.
     const pending = (await admin.get('/api/v1/vms?limit=0&state=PENDING')).body.items as { id: number }[];
     for (const v of pending) await admin.post(`/api/v1/vms/${v.id}/actions/hold`);
-    const numaHost = (await admin.post('/api/v1/hosts', { name: 'edge-numa' })).body.id as number;
-    const tok = await admin.post(`/api/v1/hosts/${numaHost}/join-token`);
-    const stateDir = mkdtempSync(join(tmpdir(), 'oneedge-web-agent-'));
-    const agent = spawn(
-      process.execPath,
-      [
-        BIN,
-        'agent',
-        '--state-dir',
-        stateDir,
-        '--runtimes',
-        'mock',
-        '--join',
-        `https://127.0.0.1:${server.agentPort}`,
-        '--token',
-        tok.body.token,
-        '--ca-hash',
-        tok.body.ca_hash,
-      ],
-      { stdio: 'ignore' },
-    );
+    const agent = new LoopbackAgent();
+    const numaHost = await agent.join(admin, server, 'edge-numa');
     try {
       const reported = await waitFor(
         'NUMA facts',
@@ -308,8 +287,7 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
       }
       await shot('host-numa');
     } finally {
-      agent.kill('SIGKILL');
-      rmSync(stateDir, { recursive: true, force: true });
+      await agent.dispose();
       for (const v of pending) await admin.post(`/api/v1/vms/${v.id}/actions/release`);
     }
   });
