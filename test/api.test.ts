@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from './support/databases.js';
 import { TestServer } from './support/server.js';
@@ -225,6 +226,12 @@ for (const label of databaseKinds()) {
     });
 
     test('kill -9 and restart: the same objects with the same ids and revisions are there', async () => {
+      // Let the scheduler settle first: with no hosts it records a SCHED_MESSAGE on every PENDING VM.
+      await waitFor('scheduler settled', async () =>
+        ((await api.get('/api/v1/vms?limit=0')).body.items as { state: string; sched_message: string }[]).every(
+          (v) => v.state !== 'PENDING' || v.sched_message !== '',
+        ),
+      );
       const before = await api.get('/api/v1/vms?limit=0');
       const templates = await api.get('/api/v1/templates?limit=0');
       await server.kill9();
