@@ -99,6 +99,21 @@ for (const label of databaseKinds()) {
       assert.equal(now?.revision, 2);
     });
 
+    test('concurrent writers without If-Match both land: a lost compare-and-set race is retried', async () => {
+      const t = await store.objects.create('template', template('race'));
+      await Promise.all(
+        ['A', 'B', 'C', 'D'].map((k) =>
+          store.objects.update('template', t.id, undefined, async (o) => {
+            await new Promise((r) => setTimeout(r, 5));
+            return { ...o, template: { ...o.template, [k]: '1' } };
+          }),
+        ),
+      );
+      const now = await store.objects.get('template', t.id);
+      assert.equal(now?.revision, 5);
+      assert.deepEqual([now?.template.A, now?.template.B, now?.template.C, now?.template.D], ['1', '1', '1', '1']);
+    });
+
     test('names are unique per owner for templates and globally for users', async () => {
       await store.objects.create('template', template('dup', 5));
       await store.objects.create('template', template('dup', 6));

@@ -44,6 +44,8 @@ type Db = Kysely<Database> | Transaction<Database>;
 type AnyRow = ObjectTable & Partial<Pick<VmTable, 'host_id'>>;
 
 const VM_DONE = 6;
+/** Attempts of a transaction that lost a compare-and-set race to a concurrent writer. */
+const MAX_ATTEMPTS = 8;
 const EMPTY = Buffer.alloc(0);
 const OWNER_USE = 0o400;
 const GROUP_USE = 0o040;
@@ -70,13 +72,24 @@ export class ObjectStore {
 
   /**
    * Runs `fn` in one database transaction. Change events are published only
-   * after commit, and not at all on rollback. Nested calls join the outer one.
+   * after commit, and not at all on rollback. When another writer changed a
+   * row between this transaction's read and its compare-and-set write (possible
+   * on PostgreSQL, where transactions overlap), the whole transaction runs
+   * again on fresh data, a few times; a stale revision the caller asked for
+   * (If-Match) is not such a race and fails at once.
    */
   async transaction<T>(fn: (tx: TxStore) => Promise<T>): Promise<T> {
-    const events: ChangeEvent[] = [];
-    const result = await this.db.transaction().execute(async (trx) => fn(new TxStore(trx, events)));
-    for (const e of events) this.publish(e);
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      const events: ChangeEvent[] = [];
+      try {
+        const result = await this.db.transaction().execute(async (trx) => fn(new TxStore(trx, events)));
+        for (const e of events) this.publish(e);
+        return result;
+      } catch (err) {
+        const race = err instanceof OneError && err.code === 'E_REVISION_MISMATCH' && err.details.race === true;
+        if (!race || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
   }
 
   async get<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K> | undefined> {
@@ -226,7 +239,7 @@ export class TxStore {
       .where('id', '=', id)
       .where('revision', '=', current.revision)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw staleRevision(kind, current);
+    if (Number(res.numUpdatedRows) !== 1) throw staleRevision(kind, current, true);
     this.events.push(changeEvent(updated, 'update'));
     return updated;
   }
@@ -246,11 +259,12 @@ function notFound(kind: ObjectKind, id: number): OneError {
   return new OneError('E_NOT_FOUND', `${kind} ${id} does not exist`, { kind, id });
 }
 
-function staleRevision(kind: ObjectKind, current: PoolObject): OneError {
+/** `race`: the row changed under a running transaction (retryable), not a stale If-Match. */
+function staleRevision(kind: ObjectKind, current: PoolObject, race = false): OneError {
   return new OneError(
     'E_REVISION_MISMATCH',
     `${kind} ${current.id} was changed by someone else (revision is now ${current.revision})`,
-    { kind, id: current.id, revision: current.revision },
+    { kind, id: current.id, revision: current.revision, ...(race ? { race: true } : {}) },
   );
 }
 
