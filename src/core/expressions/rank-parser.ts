@@ -1,8 +1,5 @@
-import type { OneError } from '../errors.js';
 import type { RankNode } from './ast.js';
-import { describeToken, Lexer, type Token } from './lexer.js';
-import { MAX_DEPTH } from './requirements-parser.js';
-import { expressionSyntaxError } from './syntax-error.js';
+import { TokenParser } from './token-parser.js';
 
 /*
  * The rank grammar (OpenNebula `expr_arith.y`):
@@ -22,17 +19,9 @@ export function parseRank(source: string, attribute = 'SCHED_RANK'): RankNode {
   return new RankParser(source, attribute).parse();
 }
 
-class RankParser {
-  private readonly lexer: Lexer;
-  private token: Token;
-  private depth = 0;
-
-  constructor(
-    private readonly source: string,
-    private readonly attribute: string,
-  ) {
-    this.lexer = new Lexer(source, false);
-    this.token = this.lexer.next();
+class RankParser extends TokenParser {
+  constructor(source: string, attribute: string) {
+    super(source, attribute, false);
   }
 
   parse(): RankNode {
@@ -40,16 +29,6 @@ class RankParser {
     const node = this.sum();
     if (!this.atEnd()) throw this.fail('expected an operator (+, -, *, /) or the end of the expression', 'operator');
     return node;
-  }
-
-  private atEnd(): boolean {
-    return this.token.kind === 'end';
-  }
-
-  private advance(): Token {
-    const t = this.token;
-    this.token = this.lexer.next();
-    return t;
   }
 
   private punct(): string | null {
@@ -107,27 +86,5 @@ class RankParser {
       return { kind: 'var', name: t.text };
     }
     throw this.fail('expected a number, an attribute name, - or (', 'operand');
-  }
-
-  private enter(at: Token): void {
-    if (++this.depth > MAX_DEPTH) {
-      throw expressionSyntaxError(
-        this.attribute,
-        this.source,
-        at.start,
-        `the expression nests too deeply (more than ${MAX_DEPTH} levels)`,
-        'less nesting',
-      );
-    }
-  }
-
-  private fail(problem: string, expected: string): OneError {
-    return expressionSyntaxError(
-      this.attribute,
-      this.source,
-      this.token.start,
-      `${problem}, found ${describeToken(this.source, this.token)}`,
-      expected,
-    );
   }
 }

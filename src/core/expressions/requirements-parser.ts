@@ -1,7 +1,8 @@
-import type { OneError } from '../errors.js';
 import type { BoolNode, CompareOp, Literal } from './ast.js';
-import { describeToken, Lexer, type Token } from './lexer.js';
 import { expressionSyntaxError } from './syntax-error.js';
+import { TokenParser } from './token-parser.js';
+
+export { MAX_DEPTH } from './token-parser.js';
 
 /*
  * The requirement grammar (OpenNebula `expr_bool.y`):
@@ -23,24 +24,13 @@ import { expressionSyntaxError } from './syntax-error.js';
  * so we reject the other forms as syntax errors.
  */
 
-/** Deeper nesting than this is refused (it would exhaust the stack when evaluated). */
-export const MAX_DEPTH = 256;
-
 export function parseRequirements(source: string, attribute = 'SCHED_REQUIREMENTS'): BoolNode {
   return new RequirementsParser(source, attribute).parse();
 }
 
-class RequirementsParser {
-  private readonly lexer: Lexer;
-  private token: Token;
-  private depth = 0;
-
-  constructor(
-    private readonly source: string,
-    private readonly attribute: string,
-  ) {
-    this.lexer = new Lexer(source, true);
-    this.token = this.lexer.next();
+class RequirementsParser extends TokenParser {
+  constructor(source: string, attribute: string) {
+    super(source, attribute, true);
   }
 
   parse(): BoolNode {
@@ -48,16 +38,6 @@ class RequirementsParser {
     const node = this.expr();
     if (!this.atEnd()) throw this.fail('expected &, | or the end of the expression', '& | end');
     return node;
-  }
-
-  private atEnd(): boolean {
-    return this.token.kind === 'end';
-  }
-
-  private advance(): Token {
-    const t = this.token;
-    this.token = this.lexer.next();
-    return t;
   }
 
   private isPunct(c: string): boolean {
@@ -154,27 +134,5 @@ class RequirementsParser {
     }
     if (op === '>' || op === '<') throw this.fail(`expected a number after ${op}`, 'number');
     throw this.fail(`expected a value after ${op}`, 'value');
-  }
-
-  private enter(at: Token): void {
-    if (++this.depth > MAX_DEPTH) {
-      throw expressionSyntaxError(
-        this.attribute,
-        this.source,
-        at.start,
-        `the expression nests too deeply (more than ${MAX_DEPTH} levels)`,
-        'less nesting',
-      );
-    }
-  }
-
-  private fail(problem: string, expected: string): OneError {
-    return expressionSyntaxError(
-      this.attribute,
-      this.source,
-      this.token.start,
-      `${problem}, found ${describeToken(this.source, this.token)}`,
-      expected,
-    );
   }
 }
