@@ -6,8 +6,11 @@ log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Debian packages the build and the test suite need; installed only when missing.
 APT_BUILD=(build-essential python3 ca-certificates curl)
-# What edge hosts need to run workloads: OCI runtimes and the busybox base image.
-APT_HOST=(crun runc busybox-static iproute2 util-linux)
+# What edge hosts need to run workloads: OCI runtimes, the busybox base image, QEMU for microVMs,
+# nftables and Open vSwitch (userspace datapath) for virtual networks, and the disk/ISO tools for
+# images and context volumes.
+APT_HOST=(crun runc busybox-static iproute2 util-linux nftables openvswitch-switch
+  qemu-system-x86 qemu-utils e2fsprogs genisoimage dosfstools mtools)
 # Only the test suite: PostgreSQL (store tests; scripts/start-postgres), Chromium (web UI tests).
 APT_TEST=(postgresql chromium)
 
