@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestAgent, waitFor } from './support/agents.js';
@@ -65,7 +65,13 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
     }
   };
 
+  /** 2 MB hugepages the pinned-VM test reserves from (the agents probe them at start). */
+  const HUGEPAGES = '/proc/sys/vm/nr_hugepages';
+  let hugepagesBefore = '0';
+
   before(async () => {
+    hugepagesBefore = readFileSync(HUGEPAGES, 'utf8').trim();
+    writeFileSync(HUGEPAGES, '32');
     server = await new TestServer({ args: ['--heartbeat', '1', '--action-timeout', '60'] }).start();
     api = await Api.login(server.url, 'oneadmin', server.adminPassword);
     lab = await NetnsLab.create(3);
@@ -93,6 +99,7 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
     }
     await lab?.dispose();
     await server?.dispose();
+    writeFileSync(HUGEPAGES, hugepagesBefore);
   });
 
   test('9 VMs run spread over 3 hosts, in their host namespace, with cgroup limits; HTTP answers across hosts', async () => {
@@ -257,5 +264,22 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
     await api.del(`/api/v1/vms/${id}`);
     const done = await waitPhase(id, 'DONE/LCM_INIT');
     assert.equal((done as unknown as { numa: unknown }).numa, null, 'the placement is released with the host');
+
+    // Hugepages: 16 MB of 2 MB pages become the container's hugetlb limit on the chosen node.
+    const ht = await api.post('/api/v1/templates', {
+      template: 'NAME = huge\nMEMORY = 16\nCPU = 1\nVCPU = 1\nTOPOLOGY = [ PIN_POLICY = CORE, HUGEPAGE_SIZE = 2 ]',
+    });
+    assert.equal(ht.status, 201, JSON.stringify(ht.body));
+    const hid = (await api.post(`/api/v1/templates/${ht.body.id}/instantiate`, {})).body.items[0].id as number;
+    const hv = await waitPhase(hid, 'ACTIVE/RUNNING', 40_000);
+    const hnuma = (hv as unknown as { numa: { nodes: { hugepages?: { size_kb: number; pages: number } }[] } }).numa;
+    assert.deepEqual(hnuma.nodes[0]?.hugepages, { size_kb: 2048, pages: 8 });
+    const limit = readFileSync(
+      `/sys/fs/cgroup/hugetlb${agent.cgroupParent()}/one-${hid}/hugetlb.2MB.limit_in_bytes`,
+      'utf8',
+    );
+    assert.equal(Number(limit), 16 * 1024 * 1024);
+    await api.del(`/api/v1/vms/${hid}`);
+    await waitPhase(hid, 'DONE/LCM_INIT');
   });
 });

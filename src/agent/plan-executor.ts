@@ -241,6 +241,7 @@ export class PlanExecutor {
       memoryMb: plan.spec.memoryMb,
       ...(plan.spec.cpuSet ? { cpuSet: plan.spec.cpuSet } : {}),
       ...(plan.spec.memoryNodes ? { memoryNodes: plan.spec.memoryNodes } : {}),
+      ...(plan.spec.hugepages ? { hugepages: plan.spec.hugepages } : {}),
       ...(plan.spec.command ? { command: plan.spec.command } : {}),
       env: {},
       context: plan.spec.context,

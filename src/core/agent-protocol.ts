@@ -49,6 +49,8 @@ export interface PlanSpec {
   /** Host CPUs the workload is pinned to, and the NUMA nodes its memory comes from (pinned VMs). */
   cpuSet?: number[];
   memoryNodes?: number[];
+  /** Hugepages to reserve, per page size (VMs with TOPOLOGY/HUGEPAGE_SIZE). */
+  hugepages?: { sizeKb: number; pages: number }[];
   command?: string[];
   context: Record<string, string>;
   /** The action behind the op, e.g. 'suspend' for save, 'poweroff-hard' for cancel. */

@@ -101,7 +101,14 @@ export interface VmHistoryRecord {
 /** Where a pinned (TOPOLOGY/PIN_POLICY) VM's vCPUs and memory were placed on its host. */
 export interface VmNumaPlacement {
   pin_policy: string;
-  nodes: { node_id: number; cpus: number[]; memory_node_id: number; memory_kb: number }[];
+  nodes: {
+    node_id: number;
+    cpus: number[];
+    memory_node_id: number;
+    memory_kb: number;
+    /** Hugepages reserved on memory_node_id for this virtual node. */
+    hugepages?: { size_kb: number; pages: number };
+  }[];
 }
 
 export interface VmBody {

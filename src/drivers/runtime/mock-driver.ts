@@ -239,6 +239,8 @@ function limitsOf(spec: WorkloadSpec): MockLimits {
     limits.cpuPeriodUs = CPU_PERIOD_US;
   }
   if (spec.cpuSet && spec.cpuSet.length > 0) limits.cpus = [...spec.cpuSet].sort((a, b) => a - b).join(',');
+  const hugepages = (spec.hugepages ?? []).filter((h) => h.pages > 0);
+  if (hugepages.length > 0) limits.hugepageBytes = hugepages.reduce((sum, h) => sum + h.pages * h.sizeKb * 1024, 0);
   return limits;
 }
 

@@ -30,6 +30,8 @@ export interface MockLimits {
   cpuQuotaUs?: number;
   cpuPeriodUs?: number;
   cpus?: string;
+  /** Sum of the hugetlb limits, bytes. */
+  hugepageBytes?: number;
 }
 
 export interface MockWorkload {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildCpu, buildEnv, buildNamespaces, buildOciConfig } from './oci-spec.js';
+import { buildCpu, buildEnv, buildHugepageLimits, buildNamespaces, buildOciConfig } from './oci-spec.js';
 import type { WorkloadSpec } from './types.js';
 
 const spec: WorkloadSpec = {
@@ -79,5 +79,31 @@ describe('OCI config', () => {
     assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.quota, 400_000);
     assert.equal(buildCpu({ ...spec, cpu: 2, vcpu: 4, cpuSet: [] })?.shares, 2048);
     assert.equal(buildCpu({ ...spec, cpuSet: [3, 1], memoryNodes: [1, 0] })?.mems, '0,1', 'pinned memory nodes');
+  });
+
+  it('reserves hugepages as hugetlb limits named like the kernel files, per page size', () => {
+    assert.equal(buildHugepageLimits(spec), undefined);
+    assert.equal(buildHugepageLimits({ ...spec, hugepages: [{ sizeKb: 2048, pages: 0 }] }), undefined);
+    assert.deepEqual(
+      buildHugepageLimits({
+        ...spec,
+        hugepages: [
+          { sizeKb: 2048, pages: 16 },
+          { sizeKb: 1024 * 1024, pages: 2 },
+        ],
+      }),
+      [
+        { pageSize: '2MB', limit: 32 * 1024 * 1024 },
+        { pageSize: '1GB', limit: 2 * 1024 * 1024 * 1024 },
+      ],
+    );
+    const config = buildOciConfig({
+      spec: { ...spec, hugepages: [{ sizeKb: 2048, pages: 4 }] },
+      args: ['/bin/sh'],
+      rootPath: '/r',
+      contextDir: '/c',
+      cgroupsPath: '/oneedge/one-42',
+    });
+    assert.deepEqual(config.linux.resources.hugepageLimits, [{ pageSize: '2MB', limit: 8 * 1024 * 1024 }]);
   });
 });

@@ -45,6 +45,7 @@ export interface OciResources {
   devices: { allow: boolean; access: string }[];
   memory?: { limit: number };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  hugepageLimits?: { pageSize: string; limit: number }[];
 }
 
 export interface OciConfig {
@@ -108,6 +109,23 @@ export function buildCpu(spec: WorkloadSpec): OciResources['cpu'] {
   return Object.keys(cpu).length > 0 ? cpu : undefined;
 }
 
+/**
+ * Hugepage reservations as hugetlb cgroup limits, one per page size
+ * (OCI `pageSize` is written like the kernel's hugetlb.<size> files: 2MB, 1GB).
+ */
+export function buildHugepageLimits(spec: WorkloadSpec): OciResources['hugepageLimits'] {
+  const limits = (spec.hugepages ?? [])
+    .filter((h) => h.pages > 0)
+    .map((h) => ({ pageSize: hugepageSizeName(h.sizeKb), limit: h.pages * h.sizeKb * 1024 }));
+  return limits.length > 0 ? limits : undefined;
+}
+
+export function hugepageSizeName(sizeKb: number): string {
+  if (sizeKb % (1024 * 1024) === 0) return `${sizeKb / (1024 * 1024)}GB`;
+  if (sizeKb % 1024 === 0) return `${sizeKb / 1024}MB`;
+  return `${sizeKb}KB`;
+}
+
 /** Joins spec.netns when it is a path; 'host' or undefined shares the host's network namespace. */
 export function buildNamespaces(netns: string | undefined): OciNamespace[] {
   const namespaces: OciNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
@@ -121,6 +139,8 @@ export function buildOciConfig(input: OciSpecInput): OciConfig {
   if (spec.memoryMb > 0) resources.memory = { limit: Math.round(spec.memoryMb * MIB) };
   const cpu = buildCpu(spec);
   if (cpu) resources.cpu = cpu;
+  const hugepages = buildHugepageLimits(spec);
+  if (hugepages) resources.hugepageLimits = hugepages;
   return {
     ociVersion: OCI_VERSION,
     process: {

@@ -43,6 +43,8 @@ export interface WorkloadSpec {
   cpuSet?: number[];
   /** NUMA nodes the workload's memory comes from (cpuset.mems), if any. */
   memoryNodes?: number[];
+  /** Hugepages reserved for the workload, per page size (cgroup hugetlb limits). */
+  hugepages?: { sizeKb: number; pages: number }[];
   /** argv of the main process; default: the image's default or `/bin/sh /context/start.sh` … (driver-defined). */
   command?: string[];
   /** Environment of the main process (CONTEXT variables are also written to context.sh). */

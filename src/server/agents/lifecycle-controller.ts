@@ -370,12 +370,17 @@ export function planIdOf(vm: PoolObject<'vm'>): string {
 }
 
 /** The CPU set and memory nodes of a pinned VM, from its NUMA placement. */
-function pinning(vm: PoolObject<'vm'>): Pick<PlanSpec, 'cpuSet' | 'memoryNodes'> {
+function pinning(vm: PoolObject<'vm'>): Pick<PlanSpec, 'cpuSet' | 'memoryNodes' | 'hugepages'> {
   const nodes = vm.body.numa?.nodes ?? [];
   if (nodes.length === 0) return {};
+  const pages = new Map<number, number>();
+  for (const n of nodes) {
+    if (n.hugepages) pages.set(n.hugepages.size_kb, (pages.get(n.hugepages.size_kb) ?? 0) + n.hugepages.pages);
+  }
   return {
     cpuSet: [...new Set(nodes.flatMap((n) => n.cpus))].sort((a, b) => a - b),
     memoryNodes: [...new Set(nodes.map((n) => n.memory_node_id))].sort((a, b) => a - b),
+    ...(pages.size > 0 ? { hugepages: [...pages].map(([sizeKb, count]) => ({ sizeKb, pages: count })) } : {}),
   };
 }
 

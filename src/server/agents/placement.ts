@@ -55,6 +55,8 @@ export function buildSnapshot(
   // Which VMs hold which hardware threads, and how much memory per NUMA node (pinned VMs).
   const pinnedCpus = new Map<number, Map<number, number[]>>();
   const nodeMemKb = new Map<number, Map<number, number>>();
+  /** host → "node:sizeKb" → pages reserved by placed VMs. */
+  const nodePages = new Map<number, Map<string, number>>();
   for (const vm of vms) {
     const h = vm.body.host_id;
     if (h === null || !HOLDS_CAPACITY.has(vm.state) || !vm.body.numa) continue;
@@ -63,6 +65,12 @@ export function buildSnapshot(
     for (const n of vm.body.numa.nodes) {
       for (const c of n.cpus) cpus.set(c, [...(cpus.get(c) ?? []), vm.id]);
       mem.set(n.memory_node_id, (mem.get(n.memory_node_id) ?? 0) + n.memory_kb);
+      if (n.hugepages) {
+        const pages = nodePages.get(h) ?? new Map<string, number>();
+        const key = `${n.memory_node_id}:${n.hugepages.size_kb}`;
+        pages.set(key, (pages.get(key) ?? 0) + n.hugepages.pages);
+        nodePages.set(h, pages);
+      }
     }
     pinnedCpus.set(h, cpus);
     nodeMemKb.set(h, mem);
@@ -97,7 +105,12 @@ export function buildSnapshot(
               })),
               // Allocation-based like OpenNebula: what pinned VMs placed on the node, not measured use.
               memory: { totalKb: n.memoryKb, usedKb: nodeMemKb.get(h.id)?.get(n.id) ?? 0 },
-              hugepages: n.hugepages,
+              // Allocation-based too: the pages placed VMs reserve are gone, whatever the last probe saw.
+              hugepages: n.hugepages.map((p) => ({
+                sizeKb: p.sizeKb,
+                total: p.total,
+                free: Math.max(0, p.total - (nodePages.get(h.id)?.get(`${n.id}:${p.sizeKb}`) ?? 0)),
+              })),
               distance: n.distance,
             })),
           }

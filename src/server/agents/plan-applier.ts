@@ -77,6 +77,7 @@ export async function applyPlan(
               cpus: [...n.cpus],
               memory_node_id: n.memoryNodeId,
               memory_kb: n.memoryKb,
+              ...(n.hugepages ? { hugepages: { size_kb: n.hugepages.sizeKb, pages: n.hugepages.pages } } : {}),
             })),
           };
           await tx.update('vm', placed.id, placed.revision, (o) => ({ ...o, body: { ...o.body, numa } }));
