@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
-import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
+import { type NetnsHost, NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
 import { TestServer } from './support/server.js';
 
 const skip = netnsSkipReason();
@@ -235,6 +235,63 @@ describe('edge hosts with real agents and crun containers', { skip }, () => {
     await lab.setLink(agent.host, true);
     await waitPhase(v.id, 'POWEROFF/LCM_INIT', 60_000);
     assert.equal(alive(pid), false);
+  });
+
+  test('cold migration moves a running container to another host and cleans the source; resched lets the scheduler choose', async () => {
+    const id = (await api.post(`/api/v1/templates/${templateId}/instantiate`, {})).body.items[0].id as number;
+    const v = await waitPhase(id, 'ACTIVE/RUNNING', 40_000);
+    const source = agentOf(v);
+    const oldPid = await pidOf(v);
+    const target = agents.find((a) => a.hostId !== v.host_id) as TestAgent;
+    const registered = (a: TestAgent) =>
+      (JSON.parse(readFileSync(join(a.stateDir, 'workloads.json'), 'utf8')) as { vmId: number }[]).some(
+        (r) => r.vmId === id,
+      );
+    const runningOn = (hostId: number) => async () => {
+      const x = await vm(id);
+      return `${x.state}/${x.lcm_state}` === 'ACTIVE/RUNNING' && x.host_id === hostId ? x : undefined;
+    };
+    const cleaned = (a: TestAgent) => async () => {
+      const x = await vm(id);
+      return x.cleanup_hosts === undefined && !registered(a) && !existsSync(join(a.stateDir, 'vms', String(id)));
+    };
+    const serves = (a: TestAgent) =>
+      waitFor(`HTTP from VM ${id} on host ${a.hostId}`, async () =>
+        (
+          await lab.exec(agents.find((o) => o !== a)?.host as NetnsHost, [
+            process.execPath,
+            '-e',
+            `fetch('http://${a.host.ip}:${9000 + id}/').then(r=>r.text()).then(t=>process.stdout.write(t))`,
+          ])
+        ).includes(`hello from web-${id}`),
+      );
+
+    const r = await api.post(`/api/v1/vms/${id}/actions/migrate-poweroff`, { host_id: target.hostId });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const moved = await waitFor(`VM ${id} running on host ${target.hostId}`, runningOn(target.hostId), 40_000);
+    assert.equal(alive(oldPid), false, 'the source container is gone');
+    assert.ok(alive(await pidOf(moved)), 'a container runs on the target');
+    await serves(target);
+    await waitFor(`host ${source.hostId} cleaned`, cleaned(source));
+    assert.deepEqual(
+      (moved.history as { host_id: number }[]).map((h) => h.host_id),
+      [source.hostId, target.hostId],
+    );
+
+    assert.equal((await api.post(`/api/v1/vms/${id}/actions/resched`)).status, 200);
+    const resched = await waitFor(
+      `VM ${id} rescheduled`,
+      async () => {
+        const x = await vm(id);
+        return `${x.state}/${x.lcm_state}` === 'ACTIVE/RUNNING' && x.host_id !== target.hostId ? x : undefined;
+      },
+      40_000,
+    );
+    assert.equal(resched.resched, false, 'the flag clears once moved');
+    await serves(agentOf(resched));
+    await waitFor(`host ${target.hostId} cleaned`, cleaned(target));
+    await api.del(`/api/v1/vms/${id}`);
+    await waitPhase(id, 'DONE/LCM_INIT');
   });
 
   test("a pinned VM's container has exactly the CPUs and memory node the scheduler chose", async () => {

@@ -124,6 +124,11 @@ export interface VmBody {
   history: VmHistoryRecord[];
   /** The scheduler's NUMA placement for pinned VMs, while the VM holds its host. */
   numa?: VmNumaPlacement | null;
+  /**
+   * Hosts a migration left behind that still hold the VM's stopped workload and files; the
+   * lifecycle controller sends each a cleanup and drops it from the list when done.
+   */
+  cleanup_hosts?: number[];
   /** The last host-side error (driver message), shown like OpenNebula's ERROR attribute. */
   error: string | null;
   /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */

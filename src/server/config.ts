@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly actionTimeoutSeconds: number;
   /** Graceful (ACPI / SIGTERM) shutdown before a kill. */
   readonly stopTimeoutSeconds: number;
+  /** How rescheduled running VMs move (OpenNebula's COLD_MIGRATE_MODE): save | poweroff | poweroff-hard. */
+  readonly coldMigrateMode: 'save' | 'poweroff' | 'poweroff-hard';
 }
 
 export const CONFIG_DEFAULTS = {
@@ -47,6 +49,7 @@ export const CONFIG_DEFAULTS = {
   heartbeatSeconds: 10,
   actionTimeoutSeconds: 300,
   stopTimeoutSeconds: 30,
+  coldMigrateMode: 'poweroff',
 } as const;
 
 const FLAGS: Record<string, keyof RawConfig> = {
@@ -61,6 +64,7 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--agent-url': 'agentUrl',
   '--heartbeat': 'heartbeatSeconds',
   '--action-timeout': 'actionTimeoutSeconds',
+  '--cold-migrate-mode': 'coldMigrateMode',
 };
 
 const ENV: Record<string, keyof RawConfig> = {
@@ -77,6 +81,7 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_HEARTBEAT: 'heartbeatSeconds',
   ONEEDGE_ACTION_TIMEOUT: 'actionTimeoutSeconds',
   ONEEDGE_STOP_TIMEOUT: 'stopTimeoutSeconds',
+  ONEEDGE_COLD_MIGRATE_MODE: 'coldMigrateMode',
 };
 
 interface RawConfig {
@@ -93,6 +98,7 @@ interface RawConfig {
   heartbeatSeconds?: string;
   actionTimeoutSeconds?: string;
   stopTimeoutSeconds?: string;
+  coldMigrateMode?: string;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -144,7 +150,14 @@ export function parseServerConfig(
       86400,
     ),
     stopTimeoutSeconds: int(raw.stopTimeoutSeconds, CONFIG_DEFAULTS.stopTimeoutSeconds, 'stopTimeoutSeconds', 0, 3600),
+    coldMigrateMode: coldMigrateMode(raw.coldMigrateMode),
   });
+}
+
+function coldMigrateMode(value: string | undefined): ServerConfig['coldMigrateMode'] {
+  const mode = value ?? CONFIG_DEFAULTS.coldMigrateMode;
+  if (mode === 'save' || mode === 'poweroff' || mode === 'poweroff-hard') return mode;
+  throw invalid(`cold migrate mode '${mode}' is not one of save, poweroff, poweroff-hard`, 'coldMigrateMode');
 }
 
 function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfig {

@@ -68,6 +68,7 @@ export async function main(argv: string[]): Promise<void> {
     resyncMs: 5000,
     stopTimeoutMs: config.stopTimeoutSeconds * 1000,
     defaultImageId: () => images.defaultImageId,
+    coldMigrateMode: config.coldMigrateMode,
   });
   gateway.bind(controller);
   store.objects.onChange((e) => {

@@ -20,10 +20,10 @@ import {
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
-import { contextOf, phaseOf, type VmService } from '../services/vm-service.js';
+import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
-import { buildSnapshot } from './placement.js';
-import { applyPlan } from './plan-applier.js';
+import { buildSnapshot, reschedulable } from './placement.js';
+import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -36,6 +36,8 @@ export interface LifecycleOptions {
   defaultImageId(): number | undefined;
   /** Scheduler policies (default: OpenNebula's striping). */
   scheduler?: SchedulerConfig;
+  /** How rescheduled running VMs move (default `poweroff`: container runtimes cannot checkpoint). */
+  coldMigrateMode?: ColdMigrateMode;
 }
 
 interface InFlight {
@@ -67,6 +69,8 @@ const RUNTIME_PREFERENCE = ['crun', 'runc', 'qemu', 'mock'];
 export class LifecycleController implements AgentEvents {
   private readonly queue = new Set<number>();
   private readonly inFlight = new Map<number, InFlight>();
+  /** Cleanup plans sent (plan id → host), so a reconcile does not resend them. */
+  private readonly cleanupsSent = new Map<string, number>();
   private wake: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -109,7 +113,14 @@ export class LifecycleController implements AgentEvents {
   async resync(): Promise<void> {
     const rows = await this.store.objects.listRows('vm', {});
     for (const r of rows) {
-      if (r.state === VM_PENDING || (r.state === VM_ACTIVE && JSON.parse(r.body).pending_op)) this.enqueue(r.id);
+      if (r.state === VM_PENDING) {
+        this.enqueue(r.id);
+        continue;
+      }
+      const body = JSON.parse(r.body) as VmBody;
+      if ((r.state === VM_ACTIVE && body.pending_op) || (body.cleanup_hosts?.length ?? 0) > 0 || body.resched) {
+        this.enqueue(r.id);
+      }
     }
   }
 
@@ -128,6 +139,7 @@ export class LifecycleController implements AgentEvents {
     });
     // Plans sent before the link dropped may have been lost: send them again (agents dedupe by planId).
     for (const [vmId, f] of this.inFlight) if (f.hostId === hostId) this.inFlight.delete(vmId);
+    for (const [planId, h] of this.cleanupsSent) if (h === hostId) this.cleanupsSent.delete(planId);
     await this.syncInventory(hostId, workloads);
     for (const vm of await this.store.objects.list('vm', { hostId })) this.enqueue(vm.id);
     await this.resync();
@@ -154,11 +166,13 @@ export class LifecycleController implements AgentEvents {
         body: { ...h.body, last_agent_seq: msg.seq, last_seen: Date.now() },
       }));
       const vm = await tx.get('vm', msg.vmId);
-      // A host reports only about its own VMs.
-      if (!vm || vm.body.host_id !== hostId) {
+      if (vm && msg.t === 'result' && isCleanupPlan(msg.planId)) return this.applyCleanup(tx, vm, hostId, msg);
+      // A host reports only about its own VMs (or the one it runs a migration's source step for).
+      if (!vm || (vm.body.host_id !== hostId && opHostOf(vm) !== hostId)) {
         this.log.warn({ hostId, vmId: msg.vmId }, 'agent reported about a VM that is not on it; ignored');
         return 'refused' as const;
       }
+      if (msg.t === 'event' && opHostOf(vm) !== vm.body.host_id) return 'refused' as const;
       if (msg.t === 'result') return this.applyResult(tx, vm, msg);
       return this.applyEvent(tx, vm, msg.workload);
     });
@@ -198,8 +212,10 @@ export class LifecycleController implements AgentEvents {
       this.pendingDirty = true;
       return;
     }
+    if (reschedulable(vm)) this.pendingDirty = true;
+    this.sendCleanups(vm);
     const op = vm.body.pending_op as PlanOp | null;
-    const hostId = vm.body.host_id;
+    const hostId = opHostOf(vm);
     if (vm.state !== VM_ACTIVE || !op || hostId === null) {
       this.inFlight.delete(vmId);
       return;
@@ -224,6 +240,53 @@ export class LifecycleController implements AgentEvents {
     if (this.gateway.send(hostId, msg)) this.inFlight.set(vmId, { planId, hostId, sentAt: Date.now() });
   }
 
+  /** Asks every host a migration left behind to remove the VM's stopped workload and files. */
+  private sendCleanups(vm: PoolObject<'vm'>): void {
+    for (const hostId of vm.body.cleanup_hosts ?? []) {
+      const planId = cleanupPlanId(vm, hostId);
+      if (this.cleanupsSent.get(planId) === hostId || !this.gateway.isConnected(hostId)) continue;
+      const spec: PlanSpec = {
+        name: `one-${vm.id}`,
+        runtime: 'crun',
+        image: null,
+        cpu: 0,
+        vcpu: 0,
+        memoryMb: 0,
+        context: {},
+        action: 'cleanup',
+        stopTimeoutMs: this.options.stopTimeoutMs,
+      };
+      if (this.gateway.send(hostId, { t: 'plan', planId, vmId: vm.id, op: 'cleanup', spec })) {
+        this.cleanupsSent.set(planId, hostId);
+      }
+    }
+  }
+
+  /** A source host finished its cleanup: forget it (failures are retried on the next pass). */
+  private async applyCleanup(
+    tx: TxStore,
+    vm: PoolObject<'vm'>,
+    hostId: number,
+    msg: Extract<AgentMessage, { t: 'result' }>,
+  ): Promise<'applied' | 'refused'> {
+    this.cleanupsSent.delete(msg.planId);
+    if (msg.planId !== cleanupPlanId(vm, hostId) || !(vm.body.cleanup_hosts ?? []).includes(hostId)) {
+      return 'refused';
+    }
+    if (!msg.ok) {
+      this.log.warn({ vmId: vm.id, hostId, error: msg.error }, 'cleanup after migration failed; will retry');
+      return 'refused';
+    }
+    const left = (vm.body.cleanup_hosts ?? []).filter((h) => h !== hostId);
+    await tx.update('vm', vm.id, vm.revision, (o) => {
+      const body = { ...o.body };
+      if (left.length > 0) body.cleanup_hosts = left;
+      else delete body.cleanup_hosts;
+      return { ...o, body };
+    });
+    return 'applied';
+  }
+
   /**
    * One scheduling cycle: every PENDING VM against every connected host, by
    * the pure scheduler (requirements, rank, capacity, runtimes …); placements
@@ -236,7 +299,14 @@ export class LifecycleController implements AgentEvents {
     if (snapshot.vms.length === 0) return;
     const plan = schedule(snapshot, this.options.scheduler ?? {});
     const seen = new Map(vms.map((v) => [v.id, v.revision]));
-    const { applied, conflicts } = await applyPlan(this.store, this.vms, SYSTEM, plan, seen);
+    const { applied, conflicts } = await applyPlan(
+      this.store,
+      this.vms,
+      SYSTEM,
+      plan,
+      seen,
+      this.options.coldMigrateMode ?? 'poweroff',
+    );
     if (conflicts.length > 0) {
       this.log.debug({ conflicts: conflicts.length, applied: applied.length }, 'placements re-queued');
       for (const id of conflicts) this.enqueue(id);
@@ -314,16 +384,7 @@ export class LifecycleController implements AgentEvents {
       pending_op: t.op ?? null,
       last_action: t.context.lastAction ?? null,
     };
-    if (t.effects.clearResched) body.resched = false;
-    if (t.to.state === 'DONE' || t.effects.clearHost) {
-      const last = body.history.at(-1);
-      if (last && last.etime === 0) last.etime = now;
-      body.host_id = null;
-      body.host_name = null;
-      body.numa = null;
-    }
-    if (t.to.state === 'DONE') body.etime = now;
-    if (t.to.state === 'PENDING') body.host_id = null;
+    applyTransitionEffects(body, t, now);
     await tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
       state: VM_STATES[t.to.state],
@@ -362,6 +423,15 @@ export class LifecycleController implements AgentEvents {
       stopTimeoutMs: this.options.stopTimeoutMs,
     };
   }
+}
+
+/** Cleanups of a migration's source host have their own plan ids, outside the state machine. */
+function cleanupPlanId(vm: PoolObject<'vm'>, hostId: number): string {
+  return `${vm.id}:cleanup:${hostId}:${vm.body.history.length}`;
+}
+
+function isCleanupPlan(planId: string): boolean {
+  return planId.includes(':cleanup:');
 }
 
 /** Identifies one host operation of one VM: a new transition (or update) means a new plan. */

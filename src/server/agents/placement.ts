@@ -2,8 +2,15 @@ import type { HostFacts } from '../../core/agent-protocol.js';
 import { HOST_STATE_NAMES } from '../../core/host-states.js';
 import type { PoolObject } from '../../core/model.js';
 import { getString } from '../../core/template/index.js';
-import { VM_STATES } from '../../core/vm-states.js';
+import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import type { PendingVm, SchedulerSnapshot, SnapshotHost } from '../../scheduler/index.js';
+
+/** Lifecycle phases from which a VM flagged with `resched` may be moved (OpenNebula: RUNNING, UNKNOWN, POWEROFF). */
+export function reschedulable(vm: PoolObject<'vm'>): boolean {
+  if (!vm.body.resched || vm.body.host_id === null) return false;
+  if (vm.state === VM_STATES.POWEROFF) return true;
+  return vm.state === VM_STATES.ACTIVE && (vm.lcmState === LCM_STATES.RUNNING || vm.lcmState === LCM_STATES.UNKNOWN);
+}
 
 /** VM states whose allocation a host keeps (OpenNebula: charged at PROLOG, freed at EPILOG/undeploy). */
 export const HOLDS_CAPACITY = new Set<number>([VM_STATES.ACTIVE, VM_STATES.POWEROFF, VM_STATES.SUSPENDED]);
@@ -29,9 +36,11 @@ export function buildSnapshot(
   const usage = new Map<number, { cpu: number; memKb: number; runningVms: number; vmIds: number[] }>();
   const pending: PendingVm[] = [];
   for (const vm of vms) {
-    if (vm.state === VM_STATES.PENDING) {
+    const waiting = vm.state === VM_STATES.PENDING;
+    if (waiting || reschedulable(vm)) {
       const priority = Number(getString(vm.template, 'USER_PRIORITY') ?? '0');
       const runtime = getString(vm.template, 'RUNTIME');
+      const current = vm.body.history.at(-1);
       pending.push({
         id: vm.id,
         uid: vm.uid,
@@ -39,8 +48,9 @@ export function buildSnapshot(
         template: vm.template,
         ...(Number.isFinite(priority) ? { userPriority: priority } : {}),
         ...(runtime ? { runtime } : {}),
+        ...(waiting ? {} : { resched: true, hostId: vm.body.host_id as number, datastoreId: current?.ds_id ?? 0 }),
       });
-      continue;
+      if (waiting) continue;
     }
     const h = vm.body.host_id;
     if (h === null || !HOLDS_CAPACITY.has(vm.state)) continue;

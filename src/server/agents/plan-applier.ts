@@ -8,7 +8,20 @@ import type { SchedulerPlan } from '../../scheduler/index.js';
 import { maxCapacity } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import type { VmService } from '../services/vm-service.js';
-import { allocation, HOLDS_CAPACITY } from './placement.js';
+import { allocation, HOLDS_CAPACITY, reschedulable } from './placement.js';
+
+/**
+ * How a rescheduled running VM moves (OpenNebula's COLD_MIGRATE_MODE): `save` checkpoints and
+ * restores it (runtimes that can), `poweroff` shuts it down and boots it on the target,
+ * `poweroff-hard` kills it first. Parked (POWEROFF, UNKNOWN) VMs just move.
+ */
+export type ColdMigrateMode = 'save' | 'poweroff' | 'poweroff-hard';
+
+const MIGRATE_ACTION = {
+  save: 'migrate',
+  poweroff: 'migrate-poweroff',
+  'poweroff-hard': 'migrate-poweroff-hard',
+} as const satisfies Record<ColdMigrateMode, string>;
 
 export interface ApplyResult {
   applied: number[];
@@ -32,6 +45,7 @@ export async function applyPlan(
   who: Principal,
   plan: SchedulerPlan,
   seenRevision: ReadonlyMap<number, number>,
+  coldMigrateMode: ColdMigrateMode = 'poweroff',
 ): Promise<ApplyResult> {
   const wanted = plan.placements.map((p) => p.vmId);
   try {
@@ -42,7 +56,9 @@ export async function applyPlan(
       const locked = new Set<number>();
       for (const p of plan.placements) {
         const vm = await tx.get('vm', p.vmId);
-        if (!vm || vm.state !== VM_STATES.PENDING || vm.revision !== seenRevision.get(p.vmId)) {
+        const movable =
+          p.action === 'migrate' ? vm !== undefined && reschedulable(vm) : vm?.state === VM_STATES.PENDING;
+        if (!vm || !movable || vm.revision !== seenRevision.get(p.vmId)) {
           conflicts.push(p.vmId);
           continue;
         }
@@ -65,7 +81,8 @@ export async function applyPlan(
         }
         u.cpu += d.cpu;
         u.memKb += d.memKb;
-        const placed = await vms.applyInTx(tx, who, vm, 'deploy', {
+        const action = p.action === 'migrate' ? MIGRATE_ACTION[coldMigrateMode] : 'deploy';
+        const placed = await vms.applyInTx(tx, who, vm, action, {
           hostId: host.id,
           dsId: Math.max(0, p.datastoreId),
         });

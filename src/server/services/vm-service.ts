@@ -1,5 +1,5 @@
 import { OneError } from '../../core/errors.js';
-import type { NewPoolObject, PoolObject, VmBody } from '../../core/model.js';
+import type { NewPoolObject, PoolObject, VmBody, VmHistoryRecord } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import {
   applyUserInputs,
@@ -15,6 +15,7 @@ import type { ParsedTemplate } from '../../core/template/types.js';
 import {
   applyAction,
   isVmAction,
+  type Transition,
   VM_ACTIONS,
   type VmAction,
   type VmContext,
@@ -56,6 +57,51 @@ export function phaseOf(vm: PoolObject<'vm'>): VmPhase {
 export function contextOf(vm: PoolObject<'vm'>): VmContext {
   const last = vm.body.last_action;
   return last && isVmAction(last) ? { lastAction: last } : {};
+}
+
+/** Lifecycle states whose host operation runs on the host the VM is leaving (history's previous record). */
+const ON_SOURCE_HOST = new Set(['SAVE_MIGRATE', 'MIGRATE']);
+
+/** The host a VM's pending operation must run on: the source host while a migration saves or moves it. */
+export function opHostOf(vm: PoolObject<'vm'>): number | null {
+  if (ON_SOURCE_HOST.has(LCM_STATE_NAMES[vm.lcmState] ?? '')) {
+    const previous = vm.body.history.at(-2);
+    if (previous) return previous.host_id;
+  }
+  return vm.body.host_id;
+}
+
+/**
+ * What a transition does to the VM body beyond its state: the resched flag,
+ * host release (terminal states, resubmit), a reverted migration (back to the
+ * source host's history record), and the source host a finished move leaves
+ * behind for cleanup. Shared by user actions and driver results.
+ */
+export function applyTransitionEffects(body: VmBody, t: Transition, now: number): void {
+  if (t.effects.setResched) body.resched = true;
+  if (t.effects.clearResched) body.resched = false;
+  if (t.effects.releasePreviousHost) {
+    const previous = body.history.at(-2);
+    if (previous && previous.host_id !== body.host_id) {
+      body.cleanup_hosts = [...new Set([...(body.cleanup_hosts ?? []), previous.host_id])];
+    }
+  }
+  if (t.effects.revertMigration && body.history.length >= 2) {
+    body.history = body.history.slice(0, -1);
+    const source = body.history.at(-1) as VmHistoryRecord;
+    source.etime = 0;
+    body.host_id = source.host_id;
+    body.host_name = source.host_name;
+  }
+  if (t.to.state === 'DONE' || t.effects.clearHost) {
+    const last = body.history.at(-1);
+    if (last && last.etime === 0) last.etime = now;
+    body.host_id = null;
+    body.host_name = null;
+    body.numa = null;
+  }
+  if (t.to.state === 'DONE') body.etime = now;
+  if (t.to.state === 'PENDING') body.host_id = null;
 }
 
 function emptyBody(templateId: number | null): VmBody {
@@ -209,16 +255,7 @@ export class VmService {
       body.host_name = host.name;
       body.sched_message = '';
     }
-    if (t.effects.setResched) body.resched = true;
-    if (t.effects.clearResched) body.resched = false;
-    if (t.to.state === 'DONE' || t.effects.clearHost) {
-      const last = body.history.at(-1);
-      if (last && last.etime === 0) last.etime = now;
-      body.host_id = null;
-      body.host_name = null;
-      body.numa = null;
-    }
-    if (t.to.state === 'DONE') body.etime = now;
+    applyTransitionEffects(body, t, now);
     return tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
       state: VM_STATES[t.to.state],
