@@ -213,6 +213,31 @@ describe('oneedge CLI against a real front-end', () => {
     assert.match(await ok(['vm', 'actions', '1']), /^release$/m);
   });
 
+  it('schedules, shows, updates and deletes scheduled actions', async () => {
+    const when = '2031-06-02T09:30:00';
+    const added = JSON.parse(
+      await ok(['vm', 'schedule', '1', 'poweroff', '--time', when, '--weekly', '1,5', '--end', '3', '--json']),
+    ) as { sched_actions: { id: number; time: number; repeat: string; days: number[]; end_type: string }[] };
+    assert.deepEqual(added.sched_actions[0], {
+      ...added.sched_actions[0],
+      id: 0,
+      time: Math.floor(Date.parse(when) / 1000),
+      repeat: 'weekly',
+      days: [1, 5],
+      end_type: 'times',
+    });
+    assert.match(await ok(['vm', 'show', '1']), /SCHEDULED ACTIONS[\s\S]*poweroff +2031-06-02 09:30:\d\d +weekly 1,5 +3 left/);
+    await ok(['vm', 'sched-update', '1', '0', 'reboot', '--time', '+7200']);
+    assert.match(await ok(['vm', 'show', '1']), /\n +0 +reboot /);
+    const bad = await oneedge(['vm', 'schedule', '1', 'poweroff', '--time', '+5', '--weekly', '9']);
+    assert.equal(bad.code, ERRORS.E_SCHED_ACTION.exit);
+    assert.match(bad.err, /\[E_SCHED_ACTION\] SCHED_ACTION\[1\]\/DAYS/);
+    const usage = await oneedge(['vm', 'schedule', '1', 'poweroff', '--time', 'someday']);
+    assert.equal(usage.code, 2);
+    await ok(['vm', 'sched-delete', '1', '0']);
+    assert.doesNotMatch(await ok(['vm', 'show', '1']), /SCHEDULED ACTIONS/);
+  });
+
   it('creates users and changes owners, groups and permissions', async () => {
     assert.equal(await ok(['user', 'create', 'alice', '--password-stdin'], { stdin: 'alice-pass-1\n' }), 'ID: 1\n');
     assert.match(await ok(['user', 'list']), /\n +1 alice +Yes +users /);

@@ -113,5 +113,28 @@ function vmSections(vm: ApiObject<'vm'>): string {
     );
     out += section('VIRTUAL MACHINE HISTORY', table);
   }
+  if (vm.sched_actions && vm.sched_actions.length > 0) {
+    const table = renderTable(
+      [
+        { header: 'ID', cell: (s) => String(s.id), align: 'right' },
+        { header: 'ACTION', cell: (s) => s.action },
+        { header: 'SCHEDULED', cell: (s) => formatTime(s.time * 1000) },
+        { header: 'REPEAT', cell: (s) => (s.repeat ? `${s.repeat} ${s.days.join(',')}` : '-') },
+        {
+          header: 'END',
+          cell: (s) =>
+            s.end_type === 'times'
+              ? `${s.end_value} left`
+              : s.end_type === 'date'
+                ? formatTime(s.end_value * 1000)
+                : '-',
+        },
+        { header: 'DONE', cell: (s) => (s.done ? formatTime(s.done * 1000) : '-') },
+        { header: 'MESSAGE', cell: (s) => s.message || '-' },
+      ],
+      vm.sched_actions,
+    );
+    out += section('SCHEDULED ACTIONS', table);
+  }
   return out;
 }

@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { type ApiObject, VM_ACTIONS, type VmAction, type VmActionParams } from '../client/index.js';
+import {
+  type ApiObject,
+  SCHEDULABLE_ACTIONS,
+  type SchedActionInput,
+  VM_ACTIONS,
+  type VmAction,
+  type VmActionParams,
+} from '../client/index.js';
 import { formatElapsed, formatMegabytes, templateString, vmShortState } from './cell-format.js';
 import type { CliContext } from './cli-context.js';
 import { UsageError } from './cli-error.js';
@@ -65,6 +72,50 @@ export function migrateAction(opts: { live?: boolean; poweroff?: boolean; powero
   if (opts.poweroff) return 'migrate-poweroff';
   if (opts.poweroffHard) return 'migrate-poweroff-hard';
   return 'migrate';
+}
+
+type ScheduleOpts = {
+  time: string;
+  weekly?: string;
+  monthly?: string;
+  yearly?: string;
+  hourly?: string;
+  end?: string;
+};
+
+/** `vm schedule` flags → the API's scheduled-action fields (dates become epoch seconds). */
+export function schedActionInput(action: string, opts: ScheduleOpts): SchedActionInput {
+  const repeats = (['weekly', 'monthly', 'yearly', 'hourly'] as const).filter((r) => opts[r] !== undefined);
+  if (repeats.length > 1) throw new UsageError('choose at most one of --weekly, --monthly, --yearly and --hourly');
+  const repeat = repeats[0];
+  const input: SchedActionInput = { action, time: cliTime(opts.time, '--time') };
+  if (repeat) {
+    input.repeat = repeat;
+    input.days = opts[repeat];
+  }
+  if (opts.end !== undefined) {
+    if (!repeat) throw new UsageError('--end needs a repeating schedule');
+    if (/^\d{1,6}$/.test(opts.end)) {
+      input.end_type = 'times';
+      input.end_value = Number(opts.end);
+    } else {
+      input.end_type = 'date';
+      input.end_value = Number(cliTime(opts.end, '--end'));
+    }
+  }
+  return input;
+}
+
+function cliTime(text: string, flag: string): string {
+  if (/^\+?\d+$/.test(text)) return text;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} '${text}' is not an epoch, +SECONDS or a date`);
+  return String(Math.floor(ms / 1000));
+}
+
+function schedId(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`scheduled action id '${text}' is not a number`);
+  return Number(text);
 }
 
 /** `vm recover` flags → action; exactly one is required. */
@@ -164,6 +215,41 @@ export function registerVm(program: Command, ctx: CliContext): void {
         const actions = await one.vmAllowedActions(await resolveOne(one, 'vm', ref));
         const fmt = outputFormat(opts);
         ctx.out(fmt === 'human' ? actions.map((a) => `${a}\n`).join('') : renderData(actions, fmt));
+      }),
+    );
+
+  const scheduleOptions = (cmd: Command) =>
+    cmd
+      .requiredOption('--time <when>', 'epoch seconds, +SECONDS from now, or a date like 2026-12-24T18:00')
+      .option('--weekly <days>', 'repeat on these weekdays (0-6, Sunday 0), e.g. 1,3,5')
+      .option('--monthly <days>', 'repeat on these days of the month (1-31)')
+      .option('--yearly <days>', 'repeat on these days of the year (0-365)')
+      .option('--hourly <hours>', 'repeat every N hours')
+      .option('--end <count|date>', 'stop after N runs, or after a date (epoch or ISO)');
+  scheduleOptions(actionCommand(vm, 'schedule', 'schedule an action on the VMs (SCHED_ACTION)'))
+    .argument('<action>', `one of ${SCHEDULABLE_ACTIONS.join(', ')}`)
+    .action(async (ref: string, action: string, opts: OutputOpts & ScheduleOpts) =>
+      ctx.withClient(async (one) => {
+        const input = schedActionInput(action, opts);
+        emit(ctx, opts, await forEachId(ctx, one, 'vm', ref, (id) => one.vmSchedAdd(id, input)));
+      }),
+    );
+  scheduleOptions(withOutputOptions(vm.command('sched-update').description('replace a scheduled action')))
+    .argument('<id>', 'VM id or name')
+    .argument('<sched_id>', 'scheduled action id (vm show)')
+    .argument('<action>', 'the action to run')
+    .action(async (ref: string, saId: string, action: string, opts: OutputOpts & ScheduleOpts) =>
+      ctx.withClient(async (one) => {
+        const vmId = await resolveOne(one, 'vm', ref);
+        emit(ctx, opts, [await one.vmSchedUpdate(vmId, schedId(saId), schedActionInput(action, opts))]);
+      }),
+    );
+  withOutputOptions(vm.command('sched-delete').description('delete a scheduled action'))
+    .argument('<id>', 'VM id or name')
+    .argument('<sched_id>', 'scheduled action id (vm show)')
+    .action(async (ref: string, saId: string, opts: OutputOpts) =>
+      ctx.withClient(async (one) => {
+        emit(ctx, opts, [await one.vmSchedDelete(await resolveOne(one, 'vm', ref), schedId(saId))]);
       }),
     );
 

@@ -28,6 +28,12 @@ export {
   type VnetBody,
 } from '../core/model.js';
 export { formatLetters, parsePermissions } from '../core/permissions.js';
+export {
+  REPEAT_NAMES,
+  SCHEDULABLE_ACTIONS,
+  type SchedAction,
+  type SchedActionInput,
+} from '../core/sched-actions.js';
 export { detectFormat, parseTemplate, serializeTemplate } from '../core/template/format.js';
 export type {
   ParsedTemplate,

@@ -1,5 +1,6 @@
 import type { HostOperatorAction } from '../core/host-states.js';
 import { OBJECT_KINDS, type ObjectKind } from '../core/model.js';
+import type { SchedActionInput } from '../core/sched-actions.js';
 import type { VmAction } from '../core/vm-state-machine.js';
 import { ApiError } from './api-error.js';
 import { type EventStreamOptions, streamEvents } from './event-stream.js';
@@ -242,6 +243,19 @@ export class OneEdgeClient {
   async vmAllowedActions(id: number): Promise<VmAction[]> {
     const res = await this.http.request<{ actions: VmAction[] }>('GET', `/vms/${checkId(id)}/actions`);
     return res.actions;
+  }
+
+  /** Schedules an action on a VM (SCHED_ACTION): `time` is epoch seconds or "+SECONDS". */
+  async vmSchedAdd(id: number, input: SchedActionInput): Promise<ApiObject<'vm'>> {
+    return this.http.request('POST', `/vms/${checkId(id)}/sched-actions`, { body: input });
+  }
+
+  async vmSchedUpdate(id: number, saId: number, input: SchedActionInput): Promise<ApiObject<'vm'>> {
+    return this.http.request('PUT', `/vms/${checkId(id)}/sched-actions/${checkId(saId)}`, { body: input });
+  }
+
+  async vmSchedDelete(id: number, saId: number): Promise<ApiObject<'vm'>> {
+    return this.http.request('DELETE', `/vms/${checkId(id)}/sched-actions/${checkId(saId)}`);
   }
 
   /** The tail of a VM's console log, read from its host through the front-end. */

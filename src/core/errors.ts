@@ -29,6 +29,7 @@ export const ERRORS = {
   E_VM_ACTION_STATE: { status: 409, exit: 6, summary: 'the action is not allowed in the current state' },
   E_VM_ACTION_UNKNOWN: { status: 400, exit: 2, summary: 'no such VM action' },
   E_HOST_REQUIRED: { status: 400, exit: 2, summary: 'the action needs a target host' },
+  E_SCHED_ACTION: { status: 400, exit: 2, summary: 'a scheduled action (SCHED_ACTION) is invalid' },
   // hosts, agents and drivers
   E_DRIVER_UNSUPPORTED: { status: 409, exit: 6, summary: 'the runtime driver does not support this action' },
   E_DRIVER_FAILED: { status: 502, exit: 9, summary: 'a host-side driver operation failed' },

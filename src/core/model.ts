@@ -1,4 +1,5 @@
 import type { HostFacts } from './agent-protocol.js';
+import type { SchedAction } from './sched-actions.js';
 import type { Template } from './template/types.js';
 
 /**
@@ -129,6 +130,8 @@ export interface VmBody {
    * lifecycle controller sends each a cleanup and drops it from the list when done.
    */
   cleanup_hosts?: number[];
+  /** Scheduled actions (SCHED_ACTION), with their next time and last outcome. */
+  sched_actions?: SchedAction[];
   /** The last host-side error (driver message), shown like OpenNebula's ERROR attribute. */
   error: string | null;
   /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */

@@ -32,6 +32,15 @@ export const ONEADMIN_UID = 0;
 export const ONEADMIN_GID = 0;
 export const USERS_GID = 1;
 
+/** The front-end's own controllers (lifecycle, scheduled actions) act as oneadmin. */
+export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
+  uid: ONEADMIN_UID,
+  gid: ONEADMIN_GID,
+  groups: [ONEADMIN_GID],
+  admin: true,
+  name: 'oneadmin',
+});
+
 /** Parses `"640"` (octal digits) or `"um-u-----"` (OpenNebula's letter form). */
 export function parsePermissions(text: string): number {
   const s = text.trim();

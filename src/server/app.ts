@@ -20,6 +20,7 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
+import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTemplateRoutes } from './routes/template-routes.js';
 import { registerUserRoutes } from './routes/user-routes.js';
@@ -132,6 +133,7 @@ export async function buildApp(
       registerUserRoutes(api, ctx);
       registerTemplateRoutes(api, ctx);
       registerVmRoutes(api, ctx);
+      registerSchedActionRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerEventRoutes(api, ctx);
     },

@@ -11,6 +11,7 @@ import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
 import { loadOrCreatePki } from './pki.js';
+import { SchedActionRunner } from './sched-action-runner.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -75,6 +76,8 @@ export async function main(argv: string[]): Promise<void> {
     if (e.kind === 'host' && e.op === 'delete') gateway.disconnect(e.id, 'host deleted');
   });
   controller.start();
+  const schedActions = new SchedActionRunner(store, ctx.vms, log.child({ component: 'sched-actions' }));
+  await schedActions.start();
 
   const address = await app.listen({ host: config.host, port: config.port });
   log.info(
@@ -92,6 +95,7 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    await schedActions.stop();
     await controller.stop();
     await gateway.close();
     await app.close();

@@ -1,3 +1,5 @@
+import { isOneError } from '../errors.js';
+import { schedActionOfVector } from '../sched-actions.js';
 import { getAll, getVectors, positionOf } from './access.js';
 import type { TemplateIssue } from './issues.js';
 import { templateIssue, throwIfIssues } from './issues.js';
@@ -143,6 +145,15 @@ class VmValidator {
       for (const sub of ['SOCKETS', 'CORES', 'THREADS', 'HUGEPAGE_SIZE']) this.sub(t, p, sub, positiveInt);
       this.sub(t, p, 'PIN_POLICY', oneOf('CORE', 'THREAD', 'SHARED', 'NONE'));
       this.sub(t, p, 'MEMORY_ACCESS', oneOf('SHARED', 'PRIVATE'));
+    });
+    this.eachVector('SCHED_ACTION', (v, path) => {
+      try {
+        schedActionOfVector(v, 0, 0);
+      } catch (err) {
+        if (!isOneError(err) || err.code !== 'E_SCHED_ACTION') throw err;
+        const field = String(err.details.field ?? '').split('/')[1] ?? '';
+        this.add(`${path}/${field}`, String(err.details.reason ?? err.message));
+      }
     });
     const userInputs = readUserInputs(this.parsed.template, this.parsed.positions);
     this.issues.push(...userInputs.issues);

@@ -9,7 +9,7 @@ import type {
 } from '../../core/agent-protocol.js';
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
 import type { PoolObject, VmBody } from '../../core/model.js';
-import type { Principal } from '../../core/permissions.js';
+import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
 import { getString, getVector, getVectors } from '../../core/template/index.js';
 import {
   applyDriverResult,
@@ -46,8 +46,6 @@ interface InFlight {
   sentAt: number;
 }
 
-/** The controllers act as oneadmin. */
-const SYSTEM: Principal = { uid: 0, gid: 0, groups: [0], admin: true, name: 'oneadmin' };
 /** The VM phases the scheduler picks up. */
 const VM_PENDING = VM_STATES.PENDING;
 const VM_ACTIVE = VM_STATES.ACTIVE;
@@ -302,7 +300,7 @@ export class LifecycleController implements AgentEvents {
     const { applied, conflicts } = await applyPlan(
       this.store,
       this.vms,
-      SYSTEM,
+      SYSTEM_PRINCIPAL,
       plan,
       seen,
       this.options.coldMigrateMode ?? 'poweroff',

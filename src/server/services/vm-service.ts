@@ -2,6 +2,12 @@ import { OneError } from '../../core/errors.js';
 import type { NewPoolObject, PoolObject, VmBody, VmHistoryRecord } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import {
+  parseSchedAction,
+  parseTemplateSchedActions,
+  type SchedAction,
+  type SchedActionInput,
+} from '../../core/sched-actions.js';
+import {
   applyUserInputs,
   getString,
   mergeTemplates,
@@ -11,7 +17,7 @@ import {
   type ValidateOptions,
   validateVmTemplate,
 } from '../../core/template/index.js';
-import type { ParsedTemplate } from '../../core/template/types.js';
+import type { ParsedTemplate, Template } from '../../core/template/types.js';
 import {
   applyAction,
   isVmAction,
@@ -104,6 +110,17 @@ export function applyTransitionEffects(body: VmBody, t: Transition, now: number)
   if (t.to.state === 'PENDING') body.host_id = null;
 }
 
+function withSchedActions(body: VmBody, template: Template): VmBody {
+  const actions = parseTemplateSchedActions(template, body.stime);
+  return actions.length > 0 ? { ...body, sched_actions: actions } : body;
+}
+
+function mustFindSchedAction(vm: PoolObject<'vm'>, list: readonly SchedAction[], saId: number): void {
+  if (!list.some((sa) => sa.id === saId)) {
+    throw new OneError('E_NOT_FOUND', `VM ${vm.id} has no scheduled action ${saId}`, { vm: vm.id, sched_action: saId });
+  }
+}
+
 function emptyBody(templateId: number | null): VmBody {
   return {
     template_id: templateId,
@@ -129,6 +146,7 @@ function emptyBody(templateId: number | null): VmBody {
  * them when agents exist.
  */
 export class VmService {
+  private readonly schedListeners: ((vmId: number, list: readonly SchedAction[] | undefined) => void)[] = [];
   private objects!: ObjectService;
   readonly templateHandler: KindHandler<'template'>;
   readonly vmHandler: KindHandler<'vm'>;
@@ -220,6 +238,57 @@ export class VmService {
     });
   }
 
+  /** Adds a scheduled action; ids grow per VM. */
+  async addSchedAction(who: Principal, vmId: number, input: SchedActionInput): Promise<PoolObject<'vm'>> {
+    return this.changeSchedActions(who, vmId, input.action, (vm, list) => {
+      const id = list.reduce((max, sa) => Math.max(max, sa.id + 1), 0);
+      return [...list, parseSchedAction(input, id, Math.floor(Date.now() / 1000), `SCHED_ACTION[${id}]`)];
+    });
+  }
+
+  /** Replaces scheduled action `saId` (its last-run record starts afresh). */
+  async updateSchedAction(
+    who: Principal,
+    vmId: number,
+    saId: number,
+    input: SchedActionInput,
+  ): Promise<PoolObject<'vm'>> {
+    return this.changeSchedActions(who, vmId, input.action, (vm, list) => {
+      mustFindSchedAction(vm, list, saId);
+      const next = parseSchedAction(input, saId, Math.floor(Date.now() / 1000), `SCHED_ACTION[${saId}]`);
+      return list.map((sa) => (sa.id === saId ? next : sa));
+    });
+  }
+
+  async deleteSchedAction(who: Principal, vmId: number, saId: number): Promise<PoolObject<'vm'>> {
+    return this.changeSchedActions(who, vmId, undefined, (vm, list) => {
+      mustFindSchedAction(vm, list, saId);
+      return list.filter((sa) => sa.id !== saId);
+    });
+  }
+
+  /** Called after a VM's schedules were written through this service (the runner keeps its timers). */
+  onSchedActions(listener: (vmId: number, list: readonly SchedAction[] | undefined) => void): void {
+    this.schedListeners.push(listener);
+  }
+
+  private async changeSchedActions(
+    who: Principal,
+    vmId: number,
+    action: string | undefined,
+    change: (vm: PoolObject<'vm'>, list: SchedAction[]) => SchedAction[],
+  ): Promise<PoolObject<'vm'>> {
+    // Scheduling an admin-only action (resched) needs what running it needs.
+    const right = action !== undefined && isVmAction(action) && VM_ACTIONS[action].adminOnly ? 'admin' : 'manage';
+    const vm = await this.store.objects.transaction(async (tx) => {
+      const vm = await this.objects.mustGetTx(tx, who, 'vm', vmId, right);
+      const list = change(vm, vm.body.sched_actions ?? []);
+      return tx.update('vm', vm.id, vm.revision, (o) => ({ ...o, body: { ...o.body, sched_actions: list } }));
+    });
+    for (const listener of this.schedListeners) listener(vm.id, vm.body.sched_actions);
+    return vm;
+  }
+
   /** Applies an action inside an open transaction (controllers use it with the system principal). */
   async applyInTx(
     tx: TxStore,
@@ -298,7 +367,7 @@ export class VmService {
       state: VM_STATES[hold ? 'HOLD' : 'PENDING'],
       lcmState: LCM_STATES.LCM_INIT,
       template: { ...template, NAME: name },
-      body: emptyBody(templateId),
+      body: withSchedActions(emptyBody(templateId), template),
     };
   }
 
