@@ -226,7 +226,10 @@ describe('oneedge CLI against a real front-end', () => {
       days: [1, 5],
       end_type: 'times',
     });
-    assert.match(await ok(['vm', 'show', '1']), /SCHEDULED ACTIONS[\s\S]*poweroff +2031-06-02 09:30:\d\d +weekly 1,5 +3 left/);
+    assert.match(
+      await ok(['vm', 'show', '1']),
+      /SCHEDULED ACTIONS[\s\S]*poweroff +2031-06-02 09:30:\d\d +weekly 1,5 +3 left/,
+    );
     await ok(['vm', 'sched-update', '1', '0', 'reboot', '--time', '+7200']);
     assert.match(await ok(['vm', 'show', '1']), /\n +0 +reboot /);
     const bad = await oneedge(['vm', 'schedule', '1', 'poweroff', '--time', '+5', '--weekly', '9']);

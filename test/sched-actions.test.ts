@@ -112,7 +112,11 @@ describe('scheduled actions', () => {
     assert.equal(tpl.status, 400);
     assert.equal(tpl.body.error.code, 'E_TEMPLATE_INVALID');
     assert.match(tpl.body.error.message, /SCHED_ACTION\[0\]\/REPEAT/);
-    assert.deepEqual([tpl.body.error.details.line, tpl.body.error.details.column], [2, line2.indexOf('REPEAT') + 1], 'line:column of REPEAT');
+    assert.deepEqual(
+      [tpl.body.error.details.line, tpl.body.error.details.column],
+      [2, line2.indexOf('REPEAT') + 1],
+      'line:column of REPEAT',
+    );
   });
 
   test("another group's user cannot schedule on a VM they do not manage", async () => {

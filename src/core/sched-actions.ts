@@ -67,7 +67,10 @@ const DAY_RANGES: Record<Exclude<RepeatName, 'hourly'>, [number, number]> = {
  */
 export function parseSchedAction(input: SchedActionInput, id: number, base: number, where: string): SchedAction {
   const fail = (field: string, message: string): never => {
-    throw new OneError('E_SCHED_ACTION', `${where}/${field}: ${message}`, { field: `${where}/${field}`, reason: message });
+    throw new OneError('E_SCHED_ACTION', `${where}/${field}: ${message}`, {
+      field: `${where}/${field}`,
+      reason: message,
+    });
   };
   const action = String(input.action ?? '').toLowerCase();
   if (!isVmAction(action) || !SCHEDULABLE_ACTIONS.includes(action)) {
@@ -130,7 +133,14 @@ export function parseTemplateSchedActions(template: Template, base: number): Sch
 /** One SCHED_ACTION vector (its index is its id), resolved against `base`. */
 export function schedActionOfVector(v: TemplateVector, index: number, base: number): SchedAction {
   return parseSchedAction(
-    { action: v.ACTION ?? '', time: v.TIME ?? '', repeat: v.REPEAT, days: v.DAYS, end_type: v.END_TYPE, end_value: v.END_VALUE },
+    {
+      action: v.ACTION ?? '',
+      time: v.TIME ?? '',
+      repeat: v.REPEAT,
+      days: v.DAYS,
+      end_type: v.END_TYPE,
+      end_value: v.END_VALUE,
+    },
     index,
     base,
     `SCHED_ACTION[${index}]`,

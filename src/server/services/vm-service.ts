@@ -240,7 +240,7 @@ export class VmService {
 
   /** Adds a scheduled action; ids grow per VM. */
   async addSchedAction(who: Principal, vmId: number, input: SchedActionInput): Promise<PoolObject<'vm'>> {
-    return this.changeSchedActions(who, vmId, input.action, (vm, list) => {
+    return this.changeSchedActions(who, vmId, input.action, (_vm, list) => {
       const id = list.reduce((max, sa) => Math.max(max, sa.id + 1), 0);
       return [...list, parseSchedAction(input, id, Math.floor(Date.now() / 1000), `SCHED_ACTION[${id}]`)];
     });
