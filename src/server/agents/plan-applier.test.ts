@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../../../test/support/databases.js';
 import type { HostFacts } from '../../core/agent-protocol.js';
 import type { Principal } from '../../core/permissions.js';
+import type { Template } from '../../core/template/index.js';
 import { schedule } from '../../scheduler/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { ObjectService } from '../services/object-service.js';
@@ -27,9 +28,38 @@ function vmService(store: Store): VmService {
   return vms;
 }
 
-async function seed(store: Store, pendingVms: number): Promise<void> {
-  await store.objects.create('host', {
+/** One NUMA node, two cores of two threads, four 2 MB hugepages. */
+const PINNED_FACTS: HostFacts = {
+  ...FACTS,
+  cpus: 4,
+  memoryMb: 4096,
+  numa: [
+    {
+      id: 0,
+      cores: [
+        { id: 0, cpus: [0, 1] },
+        { id: 1, cpus: [2, 3] },
+      ],
+      memoryKb: 4 * 1024 * 1024,
+      freeMemoryKb: 4 * 1024 * 1024,
+      hugepages: [{ sizeKb: 2048, total: 4, free: 4 }],
+      distance: [10],
+    },
+  ],
+};
+
+async function seed(
+  store: Store,
+  pendingVms: number,
+  host: { name: string; facts: HostFacts; template: Record<string, string> } = {
     name: 'edge',
+    facts: FACTS,
+    template: {},
+  },
+  vmTemplate: Template = { MEMORY: '128', CPU: '0.5' },
+): Promise<void> {
+  await store.objects.create('host', {
+    name: host.name,
     uid: 0,
     gid: 0,
     uname: 'oneadmin',
@@ -37,7 +67,7 @@ async function seed(store: Store, pendingVms: number): Promise<void> {
     perms: 0o600,
     state: 2,
     lcmState: 0,
-    template: {},
+    template: host.template,
     body: {
       cluster_id: 0,
       im_mad: 'oneedge',
@@ -46,14 +76,14 @@ async function seed(store: Store, pendingVms: number): Promise<void> {
       join_token_hash: null,
       join_token_expires: 0,
       last_agent_seq: 0,
-      facts: FACTS,
+      facts: host.facts,
       last_seen: 0,
       connected: true,
     },
   });
   for (let i = 0; i < pendingVms; i++) {
     await store.objects.create('vm', {
-      name: `v${i}`,
+      name: `${host.name}-v${i}`,
       uid: 0,
       gid: 0,
       uname: 'oneadmin',
@@ -61,7 +91,7 @@ async function seed(store: Store, pendingVms: number): Promise<void> {
       perms: 0o600,
       state: 1,
       lcmState: 0,
-      template: { MEMORY: '128', CPU: '0.5' },
+      template: vmTemplate,
       body: {
         template_id: null,
         host_id: null,
@@ -127,6 +157,39 @@ for (const label of databaseKinds()) {
         placed.every((v) => v.state === 3 && v.lcmState === 1),
         'placed VMs are in PROLOG',
       );
+    });
+
+    test('a stale plan from a second front-end never pins a taken thread nor over-reserves hugepages', async () => {
+      await seed(
+        a,
+        6,
+        { name: 'numa', facts: PINNED_FACTS, template: { PIN_POLICY: 'PINNED' } },
+        { MEMORY: '4', CPU: '0.1', VCPU: '1', TOPOLOGY: { PIN_POLICY: 'THREAD', HUGEPAGE_SIZE: '2' } },
+      );
+      const snapshotOf = async (s: Store) => {
+        const [hosts, vms] = await Promise.all([s.objects.list('host'), s.objects.list('vm')]);
+        const pinned = vms.filter((v) => v.name.startsWith('numa-'));
+        const snap = buildSnapshot(hosts, pinned, () => true);
+        return { snap, seen: new Map(vms.map((v) => [v.id, v.revision])) };
+      };
+      const [sa, sb] = await Promise.all([snapshotOf(a), snapshotOf(b)]);
+      // Both see four free threads and four free pages; each plan pins two VMs (4 MB = two 2 MB pages each).
+      const planA = schedule({ ...sa.snap, vms: sa.snap.vms.filter((v) => v.id % 2 === 0) });
+      const planB = schedule({ ...sb.snap, vms: sb.snap.vms.filter((v) => v.id % 2 === 1) });
+      assert.equal(planA.placements.length, 2);
+      assert.equal(planB.placements.length, 2);
+      // One after the other: the second plan's snapshot is stale, so only the re-check can catch it.
+      const first = await applyPlan(a, vmService(a), SYSTEM, planA, sa.seen);
+      const second = await applyPlan(b, vmService(b), SYSTEM, planB, sb.seen);
+      assert.equal(first.applied.length, 2);
+      assert.deepEqual(second.applied, [], 'both threads and pages are taken');
+      assert.equal(second.conflicts.length, 2);
+      const placed = (await a.objects.list('vm')).filter((v) => v.name.startsWith('numa-') && v.body.numa);
+      const threads = placed.flatMap((v) => v.body.numa?.nodes.flatMap((n) => n.cpus) ?? []);
+      assert.equal(new Set(threads).size, threads.length, `a thread is pinned twice: ${threads}`);
+      const pages = placed.reduce((sum, v) => sum + (v.body.numa?.nodes[0]?.hugepages?.pages ?? 0), 0);
+      assert.ok(pages <= 4, `${pages} hugepages reserved of 4`);
+      assert.ok(placed.length >= 2, 'one front-end won');
     });
 
     test('a placement whose VM changed since the snapshot is a conflict, not applied', async () => {

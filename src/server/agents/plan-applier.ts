@@ -4,7 +4,7 @@ import type { PoolObject, VmNumaPlacement } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import { getString } from '../../core/template/index.js';
 import { VM_STATES } from '../../core/vm-states.js';
-import type { SchedulerPlan } from '../../scheduler/index.js';
+import type { NumaNodePlacement, SchedulerPlan } from '../../scheduler/index.js';
 import { maxCapacity } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import type { VmService } from '../services/vm-service.js';
@@ -52,7 +52,7 @@ export async function applyPlan(
     return await store.objects.transaction(async (tx) => {
       const applied: number[] = [];
       const conflicts: number[] = [];
-      const used = new Map<number, { cpu: number; memKb: number }>();
+      const used = new Map<number, HostUse>();
       const locked = new Set<number>();
       for (const p of plan.placements) {
         const vm = await tx.get('vm', p.vmId);
@@ -73,14 +73,15 @@ export async function applyPlan(
           locked.add(host.id);
           used.set(host.id, await allocatedOn(tx, host.id));
         }
-        const u = used.get(host.id) as { cpu: number; memKb: number };
+        const u = used.get(host.id) as HostUse;
         const d = allocation(vm);
-        if (!fits(host, u, d)) {
+        if (!fits(host, u, d) || (p.numa && !numaFits(host, u, p.numa.nodes))) {
           conflicts.push(p.vmId);
           continue;
         }
         u.cpu += d.cpu;
         u.memKb += d.memKb;
+        if (p.numa) chargeNuma(u, p.numa.nodes);
         const action = p.action === 'migrate' ? MIGRATE_ACTION[coldMigrateMode] : 'deploy';
         const placed = await vms.applyInTx(tx, who, vm, action, {
           hostId: host.id,
@@ -110,22 +111,71 @@ export async function applyPlan(
   }
 }
 
-async function allocatedOn(tx: TxStore, hostId: number): Promise<{ cpu: number; memKb: number }> {
-  const u = { cpu: 0, memKb: 0 };
+/** What the VMs on a host hold, from the database: CPU and memory, pinned threads, hugepages per node. */
+interface HostUse {
+  cpu: number;
+  memKb: number;
+  /** Host CPU → how many VMs are pinned to it. */
+  pinned: Map<number, number>;
+  /** "node:sizeKb" → pages reserved. */
+  pages: Map<string, number>;
+}
+
+async function allocatedOn(tx: TxStore, hostId: number): Promise<HostUse> {
+  const u: HostUse = { cpu: 0, memKb: 0, pinned: new Map(), pages: new Map() };
   for (const vm of await tx.list('vm', { hostId })) {
     if (!HOLDS_CAPACITY.has(vm.state)) continue;
     const d = allocation(vm);
     u.cpu += d.cpu;
     u.memKb += d.memKb;
+    if (vm.body.numa) {
+      chargeNuma(
+        u,
+        vm.body.numa.nodes.map((n) => ({
+          cpus: n.cpus,
+          memoryNodeId: n.memory_node_id,
+          ...(n.hugepages ? { hugepages: { sizeKb: n.hugepages.size_kb, pages: n.hugepages.pages } } : {}),
+        })),
+      );
+    }
   }
   return u;
 }
 
-function fits(
-  host: PoolObject<'host'>,
-  used: { cpu: number; memKb: number },
-  d: { cpu: number; memKb: number },
-): boolean {
+type NumaCharge = Pick<NumaNodePlacement, 'cpus' | 'memoryNodeId' | 'hugepages'>;
+
+function chargeNuma(u: HostUse, nodes: readonly NumaCharge[]): void {
+  for (const n of nodes) {
+    for (const c of n.cpus) u.pinned.set(c, (u.pinned.get(c) ?? 0) + 1);
+    if (n.hugepages) {
+      const key = `${n.memoryNodeId}:${n.hugepages.sizeKb}`;
+      u.pages.set(key, (u.pages.get(key) ?? 0) + n.hugepages.pages);
+    }
+  }
+}
+
+/**
+ * A pinned placement still holds when none of its threads is already taken by
+ * VMS_THREAD VMs and its node still has the hugepages (a front-end may have
+ * pinned the same threads since this plan's snapshot was taken).
+ */
+function numaFits(host: PoolObject<'host'>, u: HostUse, nodes: readonly NumaCharge[]): boolean {
+  const vmsThread = Number(getString(host.template, 'VMS_THREAD') ?? '1') || 1;
+  const facts = host.body.facts as HostFacts;
+  for (const n of nodes) {
+    if (n.cpus.some((c) => (u.pinned.get(c) ?? 0) >= vmsThread)) return false;
+    if (n.hugepages) {
+      const size = n.hugepages.sizeKb;
+      const total =
+        facts.numa?.find((f) => f.id === n.memoryNodeId)?.hugepages.find((h) => h.sizeKb === size)?.total ?? 0;
+      const taken = u.pages.get(`${n.memoryNodeId}:${size}`) ?? 0;
+      if (taken + n.hugepages.pages > total) return false;
+    }
+  }
+  return true;
+}
+
+function fits(host: PoolObject<'host'>, used: HostUse, d: { cpu: number; memKb: number }): boolean {
   const facts = host.body.facts as HostFacts;
   const maxCpu = maxCapacity(facts.cpus * 100, getString(host.template, 'RESERVED_CPU'));
   const maxMem = maxCapacity(facts.memoryMb * 1024, getString(host.template, 'RESERVED_MEM'));
