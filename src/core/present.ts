@@ -24,7 +24,7 @@ export function renderObjectJson(obj: PoolObject): string {
     for (const k of secrets) delete body[k];
   }
   const names = stateNames(obj.kind, obj.state, obj.lcmState);
-  const head = {
+  const head: Record<string, unknown> = {
     id: obj.id,
     name: obj.name,
     uid: obj.uid,
@@ -35,9 +35,16 @@ export function renderObjectJson(obj: PoolObject): string {
     revision: obj.revision,
     created_at: obj.createdAt,
     updated_at: obj.updatedAt,
-    ...(names ? { state: names.state } : {}),
-    ...(names?.lcmState !== undefined ? { lcm_state: names.lcmState } : {}),
-    template: obj.template,
   };
-  return JSON.stringify({ ...head, ...body });
+  if (names) {
+    head.state = names.state;
+    if (names.lcmState !== undefined) head.lcm_state = names.lcmState;
+  }
+  head.template = obj.template;
+  // Two stringifications joined, not one of a merged object: spreading the body into the head
+  // made V8 build slow dictionary objects (~10× the cost on every store write). Body keys never
+  // repeat the head's.
+  const headJson = JSON.stringify(head);
+  const bodyJson = JSON.stringify(body);
+  return bodyJson === '{}' ? headJson : `${headJson.slice(0, -1)},${bodyJson.slice(1)}`;
 }

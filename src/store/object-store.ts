@@ -38,6 +38,8 @@ export interface ListQuery {
   hostId?: number;
   uid?: number;
   gid?: number;
+  /** Only these ids (at most a few thousand per query). */
+  ids?: readonly number[];
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -229,7 +231,17 @@ export class TxStore {
   ): Promise<PoolObject<K>> {
     const current = await this.mustGet(kind, id);
     if (expectedRevision !== undefined && current.revision !== expectedRevision) throw staleRevision(kind, current);
-    const next = await mutate(structuredClone(current));
+    return this.replace(current, await mutate(structuredClone(current)));
+  }
+
+  /**
+   * Writes `next` over `current`, an object this transaction already read:
+   * no second read. The write is still a compare-and-set on current's
+   * revision, so a concurrent change makes it fail (E_REVISION_MISMATCH).
+   * `next` must be a new object, not `current` modified in place.
+   */
+  async replace<K extends ObjectKind>(current: PoolObject<K>, next: PoolObject<K>): Promise<PoolObject<K>> {
+    const { kind, id } = current;
     const updated: PoolObject<K> = { ...next, kind, id, revision: current.revision + 1, updatedAt: Date.now() };
     if (updated.name !== current.name || updated.uid !== current.uid) await checkName(this.trx, updated);
     const { id: _id, created_at: _c, ...values } = objectToRow(updated);
@@ -300,6 +312,7 @@ function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: 
   if (query.uid !== undefined) b = b.where('uid', '=', query.uid);
   if (query.gid !== undefined) b = b.where('gid', '=', query.gid);
   if (query.after !== undefined) b = b.where('id', '>', query.after);
+  if (query.ids !== undefined) b = b.where('id', 'in', query.ids.length > 0 ? query.ids : [-1]);
   return b as Q;
 }
 

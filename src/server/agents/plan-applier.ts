@@ -23,6 +23,9 @@ const MIGRATE_ACTION = {
   'poweroff-hard': 'migrate-poweroff-hard',
 } as const satisfies Record<ColdMigrateMode, string>;
 
+/** Placements' VMs are read this many per query. */
+const BATCH = 500;
+
 export interface ApplyResult {
   applied: number[];
   /** VMs whose placement no longer held (changed VM, host full meanwhile, lost race): schedule again. */
@@ -53,25 +56,31 @@ export async function applyPlan(
       const applied: number[] = [];
       const conflicts: number[] = [];
       const used = new Map<number, HostUse>();
-      const locked = new Set<number>();
+      const hosts = new Map<number, PoolObject<'host'> | undefined>();
+      // The VMs and hosts the plan names, read in batches rather than one query each.
+      const current = new Map<number, PoolObject<'vm'>>();
+      for (let i = 0; i < wanted.length; i += BATCH) {
+        const ids = wanted.slice(i, i + BATCH);
+        for (const vm of await tx.list('vm', { ids, includeDone: true })) current.set(vm.id, vm);
+      }
       for (const p of plan.placements) {
-        const vm = await tx.get('vm', p.vmId);
+        const vm = current.get(p.vmId);
         const movable =
           p.action === 'migrate' ? vm !== undefined && reschedulable(vm) : vm?.state === VM_STATES.PENDING;
         if (!vm || !movable || vm.revision !== seenRevision.get(p.vmId)) {
           conflicts.push(p.vmId);
           continue;
         }
-        const host = await tx.get('host', p.hostId);
-        if (!host?.body.facts) {
+        if (!hosts.has(p.hostId)) {
+          const found = await tx.get('host', p.hostId);
+          // Bumping the host's revision serialises appliers per host (CAS on the row).
+          hosts.set(p.hostId, found?.body.facts ? await tx.replace(found, { ...found }) : undefined);
+          if (found?.body.facts) used.set(p.hostId, await allocatedOn(tx, p.hostId));
+        }
+        const host = hosts.get(p.hostId);
+        if (!host) {
           conflicts.push(p.vmId);
           continue;
-        }
-        if (!locked.has(host.id)) {
-          // Bumping the host's revision serialises appliers per host (CAS on the row).
-          await tx.update('host', host.id, host.revision, (h) => h);
-          locked.add(host.id);
-          used.set(host.id, await allocatedOn(tx, host.id));
         }
         const u = used.get(host.id) as HostUse;
         const d = allocation(vm);
@@ -83,23 +92,22 @@ export async function applyPlan(
         u.memKb += d.memKb;
         if (p.numa) chargeNuma(u, p.numa.nodes);
         const action = p.action === 'migrate' ? MIGRATE_ACTION[coldMigrateMode] : 'deploy';
-        const placed = await vms.applyInTx(tx, who, vm, action, {
+        const numa: VmNumaPlacement | undefined = p.numa && {
+          pin_policy: p.numa.pinPolicy,
+          nodes: p.numa.nodes.map((n) => ({
+            node_id: n.nodeId,
+            cpus: [...n.cpus],
+            memory_node_id: n.memoryNodeId,
+            memory_kb: n.memoryKb,
+            ...(n.hugepages ? { hugepages: { size_kb: n.hugepages.sizeKb, pages: n.hugepages.pages } } : {}),
+          })),
+        };
+        await vms.applyInTx(tx, who, vm, action, {
           hostId: host.id,
+          host,
           dsId: Math.max(0, p.datastoreId),
+          ...(numa ? { numa } : {}),
         });
-        if (p.numa) {
-          const numa: VmNumaPlacement = {
-            pin_policy: p.numa.pinPolicy,
-            nodes: p.numa.nodes.map((n) => ({
-              node_id: n.nodeId,
-              cpus: [...n.cpus],
-              memory_node_id: n.memoryNodeId,
-              memory_kb: n.memoryKb,
-              ...(n.hugepages ? { hugepages: { size_kb: n.hugepages.sizeKb, pages: n.hugepages.pages } } : {}),
-            })),
-          };
-          await tx.update('vm', placed.id, placed.revision, (o) => ({ ...o, body: { ...o.body, numa } }));
-        }
         applied.push(p.vmId);
       }
       return { applied, conflicts };

@@ -1,5 +1,5 @@
 import { OneError } from '../../core/errors.js';
-import type { NewPoolObject, PoolObject, VmBody, VmHistoryRecord } from '../../core/model.js';
+import type { NewPoolObject, PoolObject, VmBody, VmHistoryRecord, VmNumaPlacement } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import {
   parseSchedAction,
@@ -48,6 +48,10 @@ export interface InstantiateOptions {
 export interface ActionParams {
   hostId?: number | undefined;
   dsId?: number | undefined;
+  /** The target host, already read and authorized in this transaction (the plan applier). */
+  host?: PoolObject<'host'>;
+  /** The scheduler's NUMA placement on the target host (pinned VMs). */
+  numa?: VmNumaPlacement;
 }
 
 const MAX_MULTIPLE = 1000;
@@ -299,13 +303,21 @@ export class VmService {
   ): Promise<PoolObject<'vm'>> {
     const meta = VM_ACTIONS[action];
     const t = applyAction(phaseOf(vm), action, contextOf(vm));
-    const body: VmBody = { ...vm.body, pending_op: t.op ?? null, last_action: t.context.lastAction ?? null };
+    const body: VmBody = {
+      ...vm.body,
+      history: vm.body.history.map((h) => ({ ...h })),
+      pending_op: t.op ?? null,
+      last_action: t.context.lastAction ?? null,
+    };
     const now = Math.floor(Date.now() / 1000);
     if (meta.needsHost) {
       if (params.hostId === undefined) {
         throw new OneError('E_HOST_REQUIRED', `${action} needs a target host (host_id)`, { action });
       }
-      const host = await this.objects.mustGetTx(tx, who, 'host', params.hostId, 'manage');
+      const host =
+        params.host?.id === params.hostId
+          ? params.host
+          : await this.objects.mustGetTx(tx, who, 'host', params.hostId, 'manage');
       const last = body.history.at(-1);
       if (last && last.etime === 0) last.etime = now;
       body.history = [
@@ -323,14 +335,11 @@ export class VmService {
       body.host_id = host.id;
       body.host_name = host.name;
       body.sched_message = '';
+      if (params.numa) body.numa = params.numa;
     }
     applyTransitionEffects(body, t, now);
-    return tx.update('vm', vm.id, vm.revision, (o) => ({
-      ...o,
-      state: VM_STATES[t.to.state],
-      lcmState: LCM_STATES[t.to.lcm],
-      body,
-    }));
+    // `vm` was read in this transaction: write over it (still a compare-and-set on its revision).
+    return tx.replace(vm, { ...vm, state: VM_STATES[t.to.state], lcmState: LCM_STATES[t.to.lcm], body });
   }
 
   private async prepareVm(
