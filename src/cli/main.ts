@@ -14,6 +14,7 @@ import { registerSession } from './session.js';
 import { registerTemplate } from './template.js';
 import { registerUser } from './user.js';
 import { registerVm } from './vm.js';
+import { registerVmGroup } from './vmgroup.js';
 import { registerVnet } from './vnet.js';
 
 function packageVersion(): string {
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDatastore(program, ctx);
   registerImage(program, ctx);
   registerVnet(program, ctx);
+  registerVmGroup(program, ctx);
   registerTemplate(program, ctx);
   registerVm(program, ctx);
   registerEvents(program, ctx);

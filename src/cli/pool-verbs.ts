@@ -49,6 +49,7 @@ const PLURAL_WORDS: Readonly<Record<ObjectKind, string>> = {
   vnet: 'virtual networks',
   template: 'templates',
   vm: 'VMs',
+  vmgroup: 'VM groups',
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -13,6 +13,7 @@ export const KIND_TITLES: Readonly<Record<ObjectKind, string>> = {
   vnet: 'VIRTUAL NETWORK',
   template: 'TEMPLATE',
   vm: 'VIRTUAL MACHINE',
+  vmgroup: 'VM GROUP',
 };
 
 const COMMON = new Set([
@@ -91,6 +92,26 @@ export function renderShow(kind: ObjectKind, obj: ApiObject): string {
   out += section('PERMISSIONS', kv('OWNER', p.owner) + kv('GROUP', p.group) + kv('OTHER', p.other));
   out += section(kind === 'template' ? 'TEMPLATE CONTENTS' : `${title} TEMPLATE`, templateText(obj.template));
   if (kind === 'vm') out += vmSections(obj as ApiObject<'vm'>);
+  if (kind === 'vmgroup') out += vmGroupSections(obj as ApiObject<'vmgroup'>);
+  return out;
+}
+
+function vmGroupSections(g: ApiObject<'vmgroup'>): string {
+  const table = renderTable(
+    [
+      { header: 'ROLE', cell: (r) => r.name },
+      { header: 'POLICY', cell: (r) => r.policy },
+      { header: 'HOST AFFINED', cell: (r) => r.host_affined.join(',') || '-' },
+      { header: 'HOST ANTI-AFFINED', cell: (r) => r.host_anti_affined.join(',') || '-' },
+    ],
+    g.roles ?? [],
+  );
+  let out = section('ROLES', table);
+  const rules = [
+    ...(g.affined ?? []).map((r) => `AFFINED: ${r.join(', ')}\n`),
+    ...(g.anti_affined ?? []).map((r) => `ANTI_AFFINED: ${r.join(', ')}\n`),
+  ];
+  if (rules.length > 0) out += section('ROLE RULES', rules.join(''));
   return out;
 }
 

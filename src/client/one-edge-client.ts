@@ -31,6 +31,7 @@ export const PLURALS: Readonly<Record<ObjectKind, string>> = {
   vnet: 'vnets',
   template: 'templates',
   vm: 'vms',
+  vmgroup: 'vmgroups',
 };
 
 export function isObjectKind(value: unknown): value is ObjectKind {

@@ -1,6 +1,7 @@
 import type { HostFacts } from './agent-protocol.js';
 import type { SchedAction } from './sched-actions.js';
 import type { Template } from './template/types.js';
+import type { VmGroupBody } from './vm-groups.js';
 
 /**
  * The pooled object kinds of ONEedge, named as OpenNebula names its pools.
@@ -18,6 +19,7 @@ export const OBJECT_KINDS = [
   'vnet',
   'template',
   'vm',
+  'vmgroup',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
@@ -150,6 +152,7 @@ export interface KindBodies {
   vnet: VnetBody;
   template: TemplateBody;
   vm: VmBody;
+  vmgroup: VmGroupBody;
 }
 
 /** One stored object, as the store hands it out. */

@@ -13,6 +13,7 @@ export const PLURAL: Record<ObjectKind, string> = {
   vnet: 'vnets',
   template: 'templates',
   vm: 'vms',
+  vmgroup: 'vmgroups',
 };
 
 export const KINDS = OBJECT_KINDS;

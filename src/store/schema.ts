@@ -54,6 +54,7 @@ export interface Database {
   vnets: ObjectTable;
   templates: ObjectTable;
   vms: VmTable;
+  vmgroups: ObjectTable;
   pool_control: PoolControlTable;
   tokens: TokenTable;
 }

@@ -11,4 +11,5 @@ export const TABLE_OF: Record<ObjectKind, ObjectTableName> = {
   vnet: 'vnets',
   template: 'templates',
   vm: 'vms',
+  vmgroup: 'vmgroups',
 };

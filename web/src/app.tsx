@@ -31,7 +31,13 @@ import { Routes } from './routes';
 export const NAV: { group?: string; items: { to: string; label: string }[] }[] = [
   { items: [{ to: '/', label: 'Dashboard' }] },
   { group: 'Instances', items: [{ to: '/vms', label: 'VMs' }] },
-  { group: 'Templates', items: [{ to: '/templates', label: 'VM Templates' }] },
+  {
+    group: 'Templates',
+    items: [
+      { to: '/templates', label: 'VM Templates' },
+      { to: '/vmgroups', label: 'VM Groups' },
+    ],
+  },
   {
     group: 'Storage',
     items: [

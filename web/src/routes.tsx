@@ -17,6 +17,7 @@ const DETAIL_KINDS: Record<string, ObjectKind> = {
   hosts: 'host',
   users: 'user',
   groups: 'group',
+  vmgroups: 'vmgroup',
 };
 
 /** Path → page. Pages are keyed by path so each object gets fresh state. */

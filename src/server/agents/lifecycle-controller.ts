@@ -292,8 +292,12 @@ export class LifecycleController implements AgentEvents {
    */
   private async schedulePass(): Promise<void> {
     this.pendingDirty = false;
-    const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.store.objects.list('vm')]);
-    const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id));
+    const [hosts, vms, groups] = await Promise.all([
+      this.store.objects.list('host'),
+      this.store.objects.list('vm'),
+      this.store.objects.list('vmgroup'),
+    ]);
+    const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups);
     if (snapshot.vms.length === 0) return;
     const plan = schedule(snapshot, this.options.scheduler ?? {});
     const seen = new Map(vms.map((v) => [v.id, v.revision]));

@@ -2,8 +2,9 @@ import type { HostFacts } from '../../core/agent-protocol.js';
 import { HOST_STATE_NAMES } from '../../core/host-states.js';
 import type { PoolObject } from '../../core/model.js';
 import { getString } from '../../core/template/index.js';
+import { vmGroupRef } from '../../core/vm-groups.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
-import type { PendingVm, SchedulerSnapshot, SnapshotHost } from '../../scheduler/index.js';
+import type { PendingVm, SchedulerSnapshot, SnapshotHost, SnapshotVmGroup } from '../../scheduler/index.js';
 
 /** Lifecycle phases from which a VM flagged with `resched` may be moved (OpenNebula: RUNNING, UNKNOWN, POWEROFF). */
 export function reschedulable(vm: PoolObject<'vm'>): boolean {
@@ -32,6 +33,7 @@ export function buildSnapshot(
   hosts: readonly PoolObject<'host'>[],
   vms: readonly PoolObject<'vm'>[],
   isConnected: (hostId: number) => boolean,
+  vmGroups: readonly PoolObject<'vmgroup'>[] = [],
 ): SchedulerSnapshot {
   const usage = new Map<number, { cpu: number; memKb: number; runningVms: number; vmIds: number[] }>();
   const pending: PendingVm[] = [];
@@ -49,6 +51,7 @@ export function buildSnapshot(
         ...(Number.isFinite(priority) ? { userPriority: priority } : {}),
         ...(runtime ? { runtime } : {}),
         ...(waiting ? {} : { resched: true, hostId: vm.body.host_id as number, datastoreId: current?.ds_id ?? 0 }),
+        ...groupOf(vm),
       });
       if (waiting) continue;
     }
@@ -127,5 +130,39 @@ export function buildSnapshot(
         : {}),
     });
   }
-  return { hosts: snapshotHosts, vms: pending };
+  return {
+    hosts: snapshotHosts,
+    vms: pending,
+    ...(vmGroups.length > 0 ? { vmGroups: snapshotGroups(vmGroups, vms) } : {}),
+  };
+}
+
+function groupOf(vm: PoolObject<'vm'>): Pick<PendingVm, 'vmGroup'> {
+  const ref = vmGroupRef(vm.template);
+  return ref?.id === undefined ? {} : { vmGroup: { id: ref.id, role: ref.role } };
+}
+
+/** VM groups with their roles' members: the live VMs (pending or holding a host) that joined them. */
+function snapshotGroups(groups: readonly PoolObject<'vmgroup'>[], vms: readonly PoolObject<'vm'>[]): SnapshotVmGroup[] {
+  const members = new Map<string, number[]>();
+  for (const vm of vms) {
+    if (vm.state !== VM_STATES.PENDING && !HOLDS_CAPACITY.has(vm.state)) continue;
+    const ref = vmGroupRef(vm.template);
+    if (ref?.id === undefined) continue;
+    const key = `${ref.id}/${ref.role}`;
+    members.set(key, [...(members.get(key) ?? []), vm.id]);
+  }
+  return groups.map((g) => ({
+    id: g.id,
+    name: g.name,
+    roles: g.body.roles.map((r) => ({
+      name: r.name,
+      policy: r.policy,
+      hostAffined: r.host_affined,
+      hostAntiAffined: r.host_anti_affined,
+      vmIds: members.get(`${g.id}/${r.name}`) ?? [],
+    })),
+    affined: g.body.affined,
+    antiAffined: g.body.anti_affined,
+  }));
 }

@@ -3,6 +3,7 @@ import { type DatastoreType, IMAGE_STATES, IMAGE_TYPES, type ImageType, type Poo
 import { ONEADMIN_GID, ONEADMIN_UID, type Principal } from '../../core/permissions.js';
 import { getString } from '../../core/template/index.js';
 import type { Template } from '../../core/template/types.js';
+import { parseVmGroupTemplate, vmGroupRef } from '../../core/vm-groups.js';
 import type { TxStore } from '../../store/index.js';
 import { type CreateInput, checkName, type KindHandler, type KindHandlers, ownedBy } from './object-service.js';
 import { readTemplate } from './template-input.js';
@@ -214,6 +215,51 @@ const vnet: KindHandler<'vnet'> = {
   },
 };
 
+/**
+ * VM groups belong to their creator, like templates. The template is checked
+ * on create and update (roles, policies, inter-role rules); a group that VMs
+ * still belong to cannot be deleted, nor lose a role they use.
+ */
+const vmgroup: KindHandler<'vmgroup'> = {
+  adminCreate: false,
+  async prepareCreate(tx, who, input) {
+    const parsed = readTemplate(input);
+    const group = await tx.get('group', who.gid);
+    return {
+      ...ownedBy(who),
+      gname: group?.name ?? '',
+      name: nameFrom(input, parsed.template),
+      state: 0,
+      lcmState: 0,
+      template: parsed.template,
+      body: parseVmGroupTemplate(parsed),
+    };
+  },
+  async checkTemplate(tx, _who, obj, parsed) {
+    const body = parseVmGroupTemplate(parsed);
+    const used = new Set((await vmsInGroup(tx, obj.id)).map((m) => m.role));
+    const dropped = [...used].find((r) => !body.roles.some((role) => role.name === r));
+    if (dropped !== undefined) {
+      throw new OneError('E_IN_USE', `role '${dropped}' of VM group ${obj.name} still has VMs`, { role: dropped });
+    }
+    return parsed.template;
+  },
+  bodyFromTemplate: (_obj, parsed) => parseVmGroupTemplate(parsed),
+  async beforeDelete(tx, _who, obj) {
+    refuseIfUsed(`VM group ${obj.name}`, (await vmsInGroup(tx, obj.id)).length, 'VM(s)');
+  },
+};
+
+/** Live VMs whose VMGROUP names this group (by id: creation resolves names to ids). */
+export async function vmsInGroup(tx: TxStore, groupId: number): Promise<{ vmId: number; role: string }[]> {
+  const out: { vmId: number; role: string }[] = [];
+  for (const vm of await tx.list('vm', {})) {
+    const ref = vmGroupRef(vm.template);
+    if (ref?.id === groupId) out.push({ vmId: vm.id, role: ref.role });
+  }
+  return out;
+}
+
 export function kindHandlers(users: UserService, vms: VmService): KindHandlers {
   return {
     user: users.handler,
@@ -225,6 +271,7 @@ export function kindHandlers(users: UserService, vms: VmService): KindHandlers {
     vnet,
     template: vms.templateHandler,
     vm: vms.vmHandler,
+    vmgroup,
   };
 }
 

@@ -23,6 +23,8 @@ export interface KindHandler<K extends ObjectKind> {
   prepareCreate(tx: TxStore, who: Principal, input: CreateInput): Promise<NewPoolObject<K>>;
   /** Validates (and may normalise) a new template for an existing object. */
   checkTemplate?(tx: TxStore, who: Principal, obj: PoolObject<K>, parsed: ParsedTemplate): Promise<Template>;
+  /** The body for an updated template, for kinds whose body is what their template means (VM groups). */
+  bodyFromTemplate?(obj: PoolObject<K>, parsed: ParsedTemplate): PoolObject<K>['body'];
   beforeDelete?(tx: TxStore, who: Principal, obj: PoolObject<K>): Promise<void>;
   /** Runs in the delete transaction instead of removing the row (VMs are terminated, not removed). */
   delete?(tx: TxStore, who: Principal, obj: PoolObject<K>): Promise<void>;
@@ -121,7 +123,8 @@ export class ObjectService {
       // Positions point into the submitted text, so they only describe a replaced template.
       const checked: ParsedTemplate = input.append ? { template, positions: new Map(), format: parsed.format } : parsed;
       if (handler.checkTemplate) template = await handler.checkTemplate(tx, who, obj, checked);
-      return tx.update(kind, id, obj.revision, (o) => ({ ...o, template }));
+      const body = handler.bodyFromTemplate?.(obj, { ...checked, template }) ?? obj.body;
+      return tx.update(kind, id, obj.revision, (o) => ({ ...o, template, body }));
     });
   }
 

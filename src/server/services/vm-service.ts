@@ -10,8 +10,10 @@ import {
 import {
   applyUserInputs,
   getString,
+  getVectors,
   mergeTemplates,
   type ObjectResolver,
+  positionOf,
   substitute,
   type TemplateReference,
   type ValidateOptions,
@@ -364,6 +366,7 @@ export class VmService {
       positions: parsed.positions,
     });
     await this.validate(tx, who, { ...parsed, template });
+    const grouped = await this.resolveVmGroup(tx, who, template, parsed.positions);
     const hold = input.hold === true;
     return {
       id,
@@ -375,7 +378,7 @@ export class VmService {
       perms: 0o600,
       state: VM_STATES[hold ? 'HOLD' : 'PENDING'],
       lcmState: LCM_STATES.LCM_INIT,
-      template: { ...template, NAME: name },
+      template: { ...grouped, NAME: name },
       body: withSchedActions(emptyBody(templateId), template),
     };
   }
@@ -391,6 +394,55 @@ export class VmService {
     // SCHED_REQUIREMENTS / SCHED_RANK errors surface at registration, never at dispatch time.
     checkVmExpressions(parsed.template, { deferVariables: options?.deferVariables === true });
     for (const ref of references) await this.checkReference(tx, who, ref);
+  }
+
+  /**
+   * `VMGROUP = [ VMGROUP_ID | VMGROUP_NAME (+ VMGROUP_UID/UNAME), ROLE ]`: the group must exist,
+   * be usable by the caller and have the role. The VM keeps both the id and the name, as oned does.
+   */
+  private async resolveVmGroup(
+    tx: TxStore,
+    who: Principal,
+    template: Template,
+    positions: ParsedTemplate['positions'],
+  ): Promise<Template> {
+    const v = getVectors(template, 'VMGROUP')[0];
+    if (!v) return template;
+    const fail = (sub: string, message: string) => {
+      const at = positionOf(positions, `VMGROUP[0]/${sub}`);
+      return new OneError('E_TEMPLATE_INVALID', `VMGROUP[0]/${sub}: ${message}`, {
+        attribute: `VMGROUP[0]/${sub}`,
+        ...(at ? { line: at.line, column: at.column } : {}),
+      });
+    };
+    let group: PoolObject<'vmgroup'> | undefined;
+    if (v.VMGROUP_ID !== undefined) {
+      if (!/^\d+$/.test(v.VMGROUP_ID)) throw fail('VMGROUP_ID', `'${v.VMGROUP_ID}' is not an id`);
+      group = await tx.get('vmgroup', Number(v.VMGROUP_ID));
+    } else if (v.VMGROUP_NAME !== undefined) {
+      const visible = await tx.list('vmgroup', { visibleTo: who });
+      group =
+        visible.find((g) => g.name === v.VMGROUP_NAME && g.uid === who.uid) ??
+        visible.find((g) => g.name === v.VMGROUP_NAME);
+    } else {
+      throw fail('VMGROUP_NAME', 'VMGROUP needs VMGROUP_NAME or VMGROUP_ID');
+    }
+    const which = v.VMGROUP_ID !== undefined ? 'VMGROUP_ID' : 'VMGROUP_NAME';
+    const label = v.VMGROUP_ID ?? `'${v.VMGROUP_NAME}'`;
+    if (!group) throw fail(which, `VM group ${label} does not exist`);
+    try {
+      this.objects.authorize(who, 'vmgroup', group.id, group, 'use');
+    } catch {
+      throw fail(which, `VM group ${label} does not exist or you may not use it`);
+    }
+    const role = v.ROLE ?? '';
+    if (!group.body.roles.some((r) => r.name === role)) {
+      throw fail(
+        'ROLE',
+        `VM group ${group.name} has no role '${role}' (roles: ${group.body.roles.map((r) => r.name).join(', ')})`,
+      );
+    }
+    return { ...template, VMGROUP: { ...v, VMGROUP_ID: String(group.id), VMGROUP_NAME: group.name, ROLE: role } };
   }
 
   private async checkReference(tx: TxStore, who: Principal, ref: TemplateReference): Promise<void> {

@@ -1,11 +1,24 @@
 import type { Kysely, Migration } from 'kysely';
-import { OBJECT_KINDS, type ObjectKind } from '../../core/model.js';
+import type { ObjectKind } from '../../core/model.js';
 import { TABLE_OF } from '../tables.js';
+
+/** The kinds this migration created; later kinds come with their own migrations. */
+export const INITIAL_KINDS: readonly ObjectKind[] = [
+  'user',
+  'group',
+  'cluster',
+  'host',
+  'datastore',
+  'image',
+  'vnet',
+  'template',
+  'vm',
+];
 
 /** One table per object kind with the common row shape, plus ids and tokens. */
 export const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    for (const kind of OBJECT_KINDS) {
+    for (const kind of INITIAL_KINDS) {
       const table = TABLE_OF[kind];
       let create = db.schema
         .createTable(table)

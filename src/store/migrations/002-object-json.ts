@@ -1,9 +1,9 @@
 import { type Kysely, type Migration, sql } from 'kysely';
-import { OBJECT_KINDS } from '../../core/model.js';
 import { renderObjectJson } from '../../core/present.js';
 import { rowToObject } from '../object-store.js';
 import type { Database } from '../schema.js';
 import { TABLE_OF } from '../tables.js';
+import { INITIAL_KINDS } from './001-initial.js';
 
 /**
  * Every row keeps its rendered API representation (`json`), so reads send
@@ -12,7 +12,7 @@ import { TABLE_OF } from '../tables.js';
 export const objectJson: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
     const typed = db as unknown as Kysely<Database>;
-    for (const kind of OBJECT_KINDS) {
+    for (const kind of INITIAL_KINDS) {
       const table = TABLE_OF[kind];
       await db.schema
         .alterTable(table)

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './001-initial.js';
 import { objectJson } from './002-object-json.js';
+import { vmGroups } from './007-vm-groups.js';
 
 /**
  * Versioned migrations, applied in name order. Never edit a released
@@ -9,6 +10,7 @@ import { objectJson } from './002-object-json.js';
 export const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-object-json': objectJson,
+  '007-vm-groups': vmGroups,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,6 +16,7 @@ export const KIND_INFO: Record<ObjectKind, { path: string; title: string; singul
   host: { path: 'hosts', title: 'Hosts', singular: 'host' },
   user: { path: 'users', title: 'Users', singular: 'user' },
   group: { path: 'groups', title: 'Groups', singular: 'group' },
+  vmgroup: { path: 'vmgroups', title: 'VM Groups', singular: 'VM group' },
 };
 
 export function hrefOf(kind: ObjectKind, id: number): string {
@@ -261,6 +262,16 @@ export function columnsFor(kind: ObjectKind, ctx: ColumnContext): Column<Any>[] 
           sort: (o) => ctx.usersByGroup.get(o.id) ?? 0,
         },
       ];
+    case 'vmgroup': {
+      const roles = (o: Any) =>
+        ((o as ApiObject<'vmgroup'>).roles ?? []).map((r) => `${r.name} (${r.policy})`).join(', ');
+      return [
+        ...base,
+        ...ownerColumns(),
+        { key: 'roles', title: 'Roles', width: '20rem', render: roles, text: roles },
+        created,
+      ];
+    }
     case 'vm':
       return base;
   }
