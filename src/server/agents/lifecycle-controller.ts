@@ -73,6 +73,7 @@ export class LifecycleController implements AgentEvents {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopped = false;
+  private startedAt = 0;
   /** Some VM waits in PENDING: run a scheduling pass once the queue is drained. */
   private pendingDirty = false;
   private loop: Promise<void> = Promise.resolve();
@@ -86,6 +87,7 @@ export class LifecycleController implements AgentEvents {
   ) {}
 
   start(): void {
+    this.startedAt = Date.now();
     this.unsubscribe = this.store.objects.onChange((e) => {
       if (e.kind === 'vm' && e.op !== 'delete') this.enqueue(e.id);
     });
@@ -222,7 +224,8 @@ export class LifecycleController implements AgentEvents {
     const flight = this.inFlight.get(vmId);
     if (flight?.planId === planId) return;
     if (!this.gateway.isConnected(hostId)) {
-      const waited = Date.now() - vm.updatedAt;
+      // Count from this front-end's start too: after a restart, hosts need a moment to dial back in.
+      const waited = Date.now() - Math.max(vm.updatedAt, this.startedAt);
       if (waited >= this.options.actionTimeoutMs) {
         await this.fail(
           vm,
