@@ -1,6 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 import type { ObjectKind } from '../../core/model.js';
 import { TABLE_OF } from '../tables.js';
+import { objectTable } from './object-table.js';
 
 /** The kinds this migration created; later kinds come with their own migrations. */
 export const INITIAL_KINDS: readonly ObjectKind[] = [
@@ -20,22 +21,7 @@ export const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
     for (const kind of INITIAL_KINDS) {
       const table = TABLE_OF[kind];
-      let create = db.schema
-        .createTable(table)
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('uid', 'integer', (c) => c.notNull())
-        .addColumn('gid', 'integer', (c) => c.notNull())
-        .addColumn('uname', 'text', (c) => c.notNull())
-        .addColumn('gname', 'text', (c) => c.notNull())
-        .addColumn('perms', 'integer', (c) => c.notNull())
-        .addColumn('state', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('lcm_state', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('template', 'text', (c) => c.notNull())
-        .addColumn('body', 'text', (c) => c.notNull())
-        .addColumn('revision', 'integer', (c) => c.notNull())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('updated_at', 'bigint', (c) => c.notNull());
+      let create = objectTable(db, table);
       if (kind === 'vm') create = create.addColumn('host_id', 'integer');
       await create.execute();
       await nameIndex(db, kind, table);
