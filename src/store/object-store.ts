@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { OneError } from '../core/errors.js';
 import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
@@ -84,7 +84,9 @@ export class ObjectStore {
     for (let attempt = 1; ; attempt++) {
       const events: ChangeEvent[] = [];
       try {
-        const result = await this.db.transaction().execute(async (trx) => fn(new TxStore(trx, events)));
+        const result = await this.db
+          .transaction()
+          .execute(async (trx) => fn(new TxStore(trx, events, this.dialect)));
         for (const e of events) this.publish(e);
         return result;
       } catch (err) {
@@ -188,6 +190,7 @@ export class TxStore {
   constructor(
     readonly trx: Transaction<Database>,
     private readonly events: ChangeEvent[],
+    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {}
 
   get<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K> | undefined> {
@@ -244,14 +247,14 @@ export class TxStore {
     const { kind, id } = current;
     const updated: PoolObject<K> = { ...next, kind, id, revision: current.revision + 1, updatedAt: Date.now() };
     if (updated.name !== current.name || updated.uid !== current.uid) await checkName(this.trx, updated);
-    const { id: _id, created_at: _c, ...values } = objectToRow(updated);
-    const res = await this.trx
-      .updateTable(TABLE_OF[kind] as 'vms')
-      .set(values)
-      .where('id', '=', id)
-      .where('revision', '=', current.revision)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw staleRevision(kind, current, true);
+    // The hottest write path (every VM transition, every placement): one precompiled statement,
+    // no query building.
+    const row = objectToRow(updated);
+    const params: unknown[] = UPDATE_COLUMNS.map((c) => row[c]);
+    if (kind === 'vm') params.push(row.host_id);
+    params.push(id, current.revision);
+    const res = await this.trx.executeQuery(CompiledQuery.raw(updateSql(kind, this.dialect), params));
+    if (Number(res.numAffectedRows ?? 0) !== 1) throw staleRevision(kind, current, true);
     this.events.push(changeEvent(updated, 'update'));
     return updated;
   }
@@ -402,6 +405,40 @@ export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObj
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+/** Columns an update writes (all but id and created_at), in statement order; VMs add host_id. */
+const UPDATE_COLUMNS = [
+  'name',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'perms',
+  'state',
+  'lcm_state',
+  'template',
+  'body',
+  'revision',
+  'updated_at',
+  'json',
+] as const satisfies readonly (keyof ObjectTable)[];
+
+const UPDATE_SQL = new Map<string, string>();
+
+/** `UPDATE <table> SET … WHERE id = ? AND revision = ?` in the dialect's placeholder style. */
+function updateSql(kind: ObjectKind, dialect: 'sqlite' | 'postgres'): string {
+  const key = `${dialect}:${kind}`;
+  let text = UPDATE_SQL.get(key);
+  if (text === undefined) {
+    const columns: string[] = [...UPDATE_COLUMNS, ...(kind === 'vm' ? ['host_id'] : [])];
+    let n = 0;
+    const p = () => (dialect === 'postgres' ? `$${++n}` : '?');
+    const set = columns.map((c) => `"${c}" = ${p()}`).join(', ');
+    text = `update "${TABLE_OF[kind]}" set ${set} where "id" = ${p()} and "revision" = ${p()}`;
+    UPDATE_SQL.set(key, text);
+  }
+  return text;
 }
 
 function objectToRow(obj: PoolObject): VmTable {
