@@ -84,9 +84,7 @@ export class ObjectStore {
     for (let attempt = 1; ; attempt++) {
       const events: ChangeEvent[] = [];
       try {
-        const result = await this.db
-          .transaction()
-          .execute(async (trx) => fn(new TxStore(trx, events, this.dialect)));
+        const result = await this.db.transaction().execute(async (trx) => fn(new TxStore(trx, events, this.dialect)));
         for (const e of events) this.publish(e);
         return result;
       } catch (err) {
