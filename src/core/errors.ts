@@ -37,6 +37,13 @@ export const ERRORS = {
   E_HOST_UNREACHABLE: { status: 503, exit: 8, summary: 'the host is not connected' },
   E_AGENT_AUTH: { status: 401, exit: 3, summary: 'the agent credential was refused' },
   E_JOIN_TOKEN: { status: 401, exit: 3, summary: 'the join token is unknown, used or expired' },
+  // virtual networks
+  E_LEASE_EXHAUSTED: { status: 409, exit: 6, summary: 'the virtual network has no free address left' },
+  E_IP_OUT_OF_RANGE: { status: 400, exit: 2, summary: 'the address is outside every address range of the network' },
+  E_LEASE_IN_USE: { status: 409, exit: 6, summary: 'the address is already leased' },
+  E_MAC_IN_USE: { status: 409, exit: 6, summary: 'the MAC address is already leased' },
+  E_AR_OVERLAP: { status: 409, exit: 6, summary: 'the address range overlaps another range of the network' },
+  E_NETWORK_DRIVER: { status: 409, exit: 6, summary: 'no usable host offers the network driver' },
   // users and groups
   E_USER_PASSWORD: { status: 400, exit: 2, summary: 'the password does not meet requirements' },
   E_GROUP_NOT_EMPTY: { status: 409, exit: 6, summary: 'the group still has members' },
