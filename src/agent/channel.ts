@@ -17,6 +17,10 @@ export interface ChannelHandlers {
   inventory(): Promise<WorkloadReport[]>;
   plan(msg: Extract<FrontEndMessage, { t: 'plan' }>): void;
   readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
+  /** A network's new peer list (VXLAN head-end replication). */
+  netPeers?(msg: Extract<FrontEndMessage, { t: 'net-peers' }>): void;
+  /** The local address of the link to the front-end, learnt at each connect. */
+  localAddress?(address: string): void;
 }
 
 export interface ChannelOptions {
@@ -85,6 +89,10 @@ export class Channel {
       maxPayload: 4 * 1024 * 1024,
     });
     this.ws = ws;
+    ws.on('upgrade', (res) => {
+      const address = res.socket.localAddress;
+      if (address) this.handlers.localAddress?.(address.replace(/^::ffff:/, ''));
+    });
     ws.on('open', () => void this.hello(ws));
     ws.on('message', (data) => this.onMessage(ws, data.toString()));
     ws.on('ping', () => this.armWatchdog(ws));
@@ -155,6 +163,9 @@ export class Channel {
               error: String(err),
             }),
         );
+        return;
+      case 'net-peers':
+        this.handlers.netPeers?.(msg);
         return;
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');

@@ -10,6 +10,7 @@ import { Channel } from './channel.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
+import { NetworkHost } from './network-host.js';
 import { Outbox } from './outbox.js';
 import { PlanExecutor } from './plan-executor.js';
 import { RuntimeHost } from './runtime-host.js';
@@ -115,17 +116,40 @@ export async function main(argv: string[]): Promise<void> {
   }
   hostLog.info({ runtimes: [...runtimes.keys()], unusable }, 'runtimes probed');
 
+  const network = new NetworkHost(`oe${id.caHash.slice(0, 8)}h${id.hostId}`, hostLog.child({ component: 'network' }));
+  await network.probe(AbortSignal.timeout(30_000));
+
   const registry = await WorkloadRegistry.open(args.stateDir);
   const outbox = await Outbox.open(args.stateDir);
   const images = new ImageCache(join(args.stateDir, 'images'), id, hostLog.child({ component: 'images' }));
   let channel: Channel | null = null;
-  const executor = new PlanExecutor(args.stateDir, runtimes, registry, images, () => channel as Channel, hostLog);
+  const executor = new PlanExecutor(
+    args.stateDir,
+    runtimes,
+    registry,
+    images,
+    () => channel as Channel,
+    hostLog,
+    network,
+  );
   await executor.recoverAll();
   channel = new Channel(
     id,
     outbox,
     {
-      facts: () => hostFacts([...runtimes.keys()], unusable),
+      facts: async () => ({
+        ...(await hostFacts([...runtimes.keys()], unusable)),
+        ...(network.localAddress ? { address: network.localAddress } : {}),
+        networkDrivers: network.names(),
+        networkUnusable: network.unusable,
+      }),
+      localAddress: (address) => {
+        network.localAddress = address;
+      },
+      netPeers: (msg) =>
+        void network
+          .updatePeers(msg.networkId, msg.peers, AbortSignal.timeout(30_000))
+          .catch((err: unknown) => hostLog.warn({ err: String(err), networkId: msg.networkId }, 'peer update failed')),
       inventory: () => executor.inventory(),
       plan: (p) => executor.submit(p),
       readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),

@@ -8,6 +8,7 @@ import { isOneError, OneError } from '../core/errors.js';
 import type { RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
 import type { ImageCache } from './image-cache.js';
+import type { NetworkHost } from './network-host.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
 
 type Plan = Extract<FrontEndMessage, { t: 'plan' }>;
@@ -44,6 +45,7 @@ export class PlanExecutor {
     private readonly images: ImageCache,
     private readonly channel: () => Channel,
     private readonly log: Logger,
+    private readonly network?: NetworkHost,
   ) {}
 
   start(): void {
@@ -93,6 +95,7 @@ export class PlanExecutor {
   /** Re-attaches to every workload after a restart (same processes, nothing restarted). */
   async recoverAll(): Promise<void> {
     for (const r of this.registry.all()) {
+      if (r.nics) this.network?.adopt(r.vmId, r.nics.nics);
       const driver = this.runtimes.get(r.runtime);
       if (!driver || !r.handle) continue;
       try {
@@ -221,13 +224,28 @@ export class PlanExecutor {
     if (!handle) {
       if (!plan.spec.image) throw new OneError('E_DRIVER_FAILED', `VM ${plan.vmId} has no image to boot from`);
       const rootfs = await this.images.rootfs(plan.spec.image, signal);
-      handle = await driver.create(this.workloadSpec(plan, record, rootfs), signal);
+      const netns = await this.wireNics(plan, signal);
+      const spec = this.workloadSpec(plan, record, rootfs);
+      handle = await driver.create(netns ? { ...spec, netns } : spec, signal);
       await this.registry.patch(record.vmId, { handle });
     }
     handle = await driver.start(handle, signal);
     const status = await driver.inspect(handle, signal);
     await this.registry.patch(record.vmId, { handle, desired: 'running', pid: status.pid ?? null });
     return { vmId: plan.vmId, state: status.state, ...(status.pid !== undefined ? { pid: status.pid } : {}) };
+  }
+
+  /**
+   * A workload with NICs gets its own network namespace (one veth per NIC);
+   * without NICs it keeps the host's network. Returns the namespace path.
+   */
+  private async wireNics(plan: Plan, signal: AbortSignal): Promise<string | undefined> {
+    const nics = plan.spec.nics ?? [];
+    if (nics.length === 0) return undefined;
+    if (!this.network) throw new OneError('E_DRIVER_UNSUPPORTED', 'this agent has no network support');
+    const path = await this.network.setup(plan.vmId, nics, signal);
+    await this.registry.patch(plan.vmId, { nics: { netns: this.network.netnsName(plan.vmId), nics } });
+    return path;
   }
 
   private workloadSpec(plan: Plan, record: WorkloadRecord, rootfs: string): WorkloadSpec {
@@ -254,6 +272,7 @@ export class PlanExecutor {
     if (r) {
       await this.registry.patch(vmId, { desired: 'stopped' });
       if (r.handle) await this.driver(r.runtime).destroy(r.handle, signal);
+      if (r.nics && this.network) await this.network.teardown(vmId, r.nics.nics, signal);
     }
     const workDir = join(this.stateDir, 'vms', String(vmId));
     if (existsSync(workDir)) await rm(workDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { WorkloadHandle } from '../drivers/runtime/types.js';
+import type { WorkloadNics } from './network-host.js';
 import { readJsonFile, writeAtomic } from './state-files.js';
 
 /** What the agent remembers about one VM's workload across restarts. */
@@ -13,6 +14,8 @@ export interface WorkloadRecord {
   desired: 'running' | 'stopped';
   /** The last pid seen, to notice exits cheaply. */
   pid: number | null;
+  /** The workload's own network namespace and NICs, when it has NICs. */
+  nics?: WorkloadNics;
 }
 
 /**

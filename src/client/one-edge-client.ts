@@ -265,6 +265,42 @@ export class OneEdgeClient {
     return this.http.request('GET', `/vms/${checkId(id)}/log${q}`);
   }
 
+  // --- virtual networks ---------------------------------------------------------------------
+
+  /** Adds an address range (`AR = [TYPE=IP4, IP=…, SIZE=…]` text or the AR's attributes). */
+  async vnetAddAr(id: number, template: string): Promise<ApiObject<'vnet'>> {
+    return this.http.request('POST', `/vnets/${checkId(id)}/ars`, { body: { template } });
+  }
+
+  async vnetUpdateAr(id: number, arId: number, template: string): Promise<ApiObject<'vnet'>> {
+    return this.http.request('PUT', `/vnets/${checkId(id)}/ars/${checkId(arId)}`, { body: { template } });
+  }
+
+  async vnetRmAr(id: number, arId: number): Promise<ApiObject<'vnet'>> {
+    return this.http.request('DELETE', `/vnets/${checkId(id)}/ars/${checkId(arId)}`);
+  }
+
+  /** Holds (or releases) one address: `{ip}`, `{ip6}` or `{mac}`. */
+  async vnetHold(id: number, address: VnetAddress): Promise<ApiObject<'vnet'>> {
+    return this.http.request('POST', `/vnets/${checkId(id)}/hold`, { body: address });
+  }
+
+  async vnetRelease(id: number, address: VnetAddress): Promise<ApiObject<'vnet'>> {
+    return this.http.request('POST', `/vnets/${checkId(id)}/release`, { body: address });
+  }
+
+  /** Reserves `size` consecutive addresses as a new network named `name`, owned by the caller. */
+  async vnetReserve(id: number, size: number, name: string, arId?: number): Promise<ApiObject<'vnet'>> {
+    return this.http.request('POST', `/vnets/${checkId(id)}/reserve`, {
+      body: { size, name, ...(arId !== undefined ? { ar_id: arId } : {}) },
+    });
+  }
+
+  async vnetLeases(id: number): Promise<VnetLease[]> {
+    const res = await this.http.request<{ items: VnetLease[] }>('GET', `/vnets/${checkId(id)}/leases`);
+    return res.items;
+  }
+
   // --- hosts ------------------------------------------------------------------------------
 
   /** A one-time join token and the command to run on the edge host. */
@@ -332,4 +368,25 @@ export class OneEdgeClient {
   ): Promise<void> {
     return streamEvents(this.http, kinds, onEvent, signal, options);
   }
+}
+
+export interface VnetAddress {
+  ip?: string;
+  ip6?: string;
+  mac?: string;
+  ar_id?: number;
+}
+
+/** One lease as `GET /vnets/:id/leases` lists it. */
+export interface VnetLease {
+  ar_id: number;
+  index: number;
+  mac: string;
+  ip: string | null;
+  ip6: string | null;
+  kind: 'vm' | 'hold' | 'reserved';
+  vm_id: number | null;
+  vm_name: string | null;
+  nic_id: number | null;
+  reserved_by: number | null;
 }

@@ -37,6 +37,44 @@ export type PlanOp =
   | 'epilog-undeploy'
   | 'cleanup';
 
+/** One security-group rule as the agent applies it (nftables) on a workload interface. */
+export interface PlanSecurityRule {
+  direction: 'inbound' | 'outbound';
+  /** ALL, TCP, UDP, ICMP, ICMPV6. */
+  protocol: string;
+  /** Port ranges like "22" or "8000:8100" (TCP/UDP), empty = every port. */
+  ports: string[];
+  /** Source (inbound) or destination (outbound) networks in CIDR form, empty = anywhere. */
+  cidrs: string[];
+  icmpType?: number;
+}
+
+/**
+ * One NIC of a workload, runtime-neutral: containers get a veth in their own
+ * network namespace, microVMs a tap (or vhost-user port) with the same data.
+ */
+export interface PlanNic {
+  nicId: number;
+  networkId: number;
+  /** Network driver: bridge, vxlan, ovswitch or 802.1Q. */
+  driver: string;
+  /** The host bridge the NIC joins. */
+  bridge: string;
+  /** VLAN tag (ovswitch, 802.1Q) or VNI (vxlan). */
+  vlanId?: number;
+  /** Host interface carrying tagged or tunnelled traffic (PHYDEV); default: the agent's uplink. */
+  phydev?: string;
+  mac: string;
+  ips: { address: string; prefixLength: number }[];
+  gateway?: string;
+  mtu?: number;
+  dns?: string[];
+  /** VXLAN: the tunnel addresses of every other host with a NIC on this network. */
+  peers?: string[];
+  /** Security-group rules; absent = no filtering. */
+  rules?: PlanSecurityRule[];
+}
+
 /** What the agent needs to run a VM's workload, derived from its template. */
 export interface PlanSpec {
   name: string;
@@ -57,6 +95,8 @@ export interface PlanSpec {
   action: string | null;
   /** Graceful stop timeout, ms. */
   stopTimeoutMs: number;
+  /** NICs; absent or empty = the workload shares the host's network. */
+  nics?: PlanNic[];
 }
 
 export interface WorkloadReport {
@@ -90,6 +130,11 @@ export interface HostFacts {
   unusable: Record<string, string>;
   /** NUMA topology (empty when the host reports none). */
   numa?: NumaNodeFacts[];
+  /** The address other hosts reach this one at (VXLAN tunnel endpoint). */
+  address?: string;
+  /** Network drivers that work on this host, and why the others do not. */
+  networkDrivers?: string[];
+  networkUnusable?: Record<string, string>;
 }
 
 export type AgentMessage =
@@ -113,6 +158,8 @@ export type FrontEndMessage =
   | { t: 'plan'; planId: string; vmId: number; op: PlanOp; spec: PlanSpec }
   | { t: 'ack'; seq: number }
   | { t: 'read-log'; reqId: string; vmId: number; maxBytes: number }
+  /** The tunnel addresses of the other hosts of a network (sent when hosts join, leave or move). */
+  | { t: 'net-peers'; networkId: number; peers: string[] }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -162,6 +209,7 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
   if (o.t === 'read-log' && typeof o.reqId === 'string' && isId(o.vmId) && typeof o.maxBytes === 'number') {
     return o as FrontEndMessage;
   }
+  if (o.t === 'net-peers' && isId(o.networkId) && Array.isArray(o.peers)) return o as FrontEndMessage;
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

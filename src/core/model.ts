@@ -1,4 +1,5 @@
 import type { HostFacts } from './agent-protocol.js';
+import type { AddressRange } from './ipam/address-range.js';
 import type { SchedAction } from './sched-actions.js';
 import type { Template } from './template/types.js';
 import type { VmGroupBody } from './vm-groups.js';
@@ -87,6 +88,15 @@ export interface VnetBody {
   cluster_ids: number[];
   vn_mad: string;
   bridge: string;
+  /** VLAN tag (ovswitch, 802.1Q) or VXLAN VNI (vxlan); null for plain bridges. */
+  vlan_id?: number | null;
+  /** The address ranges (OpenNebula's AR_POOL), see core/ipam. */
+  ar_pool?: AddressRange[];
+  next_ar_id?: number;
+  /** How many leases the network holds (the lease table has them). */
+  used_leases?: number;
+  /** A reservation's parent network. */
+  parent_network_id?: number | null;
 }
 
 export type TemplateBody = Record<string, never>;

@@ -25,10 +25,12 @@ import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTemplateRoutes } from './routes/template-routes.js';
 import { registerUserRoutes } from './routes/user-routes.js';
 import { registerVmRoutes } from './routes/vm-routes.js';
+import { registerVnetRoutes } from './routes/vnet-routes.js';
 import { kindHandlers } from './services/kind-handlers.js';
 import { ObjectService } from './services/object-service.js';
 import { UserService } from './services/user-service.js';
 import { VmService } from './services/vm-service.js';
+import { VnetService } from './services/vnet-service.js';
 import { registerWebUi } from './web-ui.js';
 
 declare module 'fastify' {
@@ -53,6 +55,7 @@ export interface AppContext {
   objects: ObjectService;
   users: UserService;
   vms: VmService;
+  nets: VnetService;
   events: EventHub;
   version: string;
   agents: AgentServices | null;
@@ -85,11 +88,13 @@ export async function buildApp(
   });
   const sessions = new Sessions(store, config.tokenTtlSeconds);
   const users = new UserService(store, sessions, config.scryptCost);
-  const vms = new VmService(store);
-  const objects = new ObjectService(store, kindHandlers(users, vms));
+  const nets = new VnetService(store);
+  const vms = new VmService(store, nets);
+  const objects = new ObjectService(store, kindHandlers(users, vms, nets));
   vms.bind(objects);
+  nets.bind(objects);
   const events = new EventHub(store);
-  const ctx: AppContext = { config, store, sessions, objects, users, vms, events, version, agents };
+  const ctx: AppContext = { config, store, sessions, objects, users, vms, nets, events, version, agents };
 
   await app.register(swagger, {
     openapi: {
@@ -134,6 +139,7 @@ export async function buildApp(
       registerTemplateRoutes(api, ctx);
       registerVmRoutes(api, ctx);
       registerSchedActionRoutes(api, ctx);
+      registerVnetRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerEventRoutes(api, ctx);
     },

@@ -1,8 +1,11 @@
 import { type DatabaseConfig, openDatabase } from './database.js';
+import { LeaseStore } from './lease-store.js';
 import { ObjectStore } from './object-store.js';
 import { TokenStore } from './token-store.js';
 
 export type { DatabaseConfig } from './database.js';
+export type { LeaseKind, LeaseRow } from './lease-store.js';
+export { LeaseStore } from './lease-store.js';
 export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, StoredJson, TxStore } from './object-store.js';
 export { ObjectStore, rowToObject } from './object-store.js';
 export type { StoredToken } from './token-store.js';
@@ -13,6 +16,7 @@ export interface Store {
   kind: DatabaseConfig['kind'];
   objects: ObjectStore;
   tokens: TokenStore;
+  leases: LeaseStore;
   close(): Promise<void>;
 }
 
@@ -22,6 +26,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
     kind: opened.kind,
     objects: new ObjectStore(opened.db, opened.kind),
     tokens: new TokenStore(opened.db),
+    leases: new LeaseStore(opened.db),
     close: opened.close,
   };
 }

@@ -38,6 +38,22 @@ export interface TokenTable {
   expires_at: number;
 }
 
+/** One leased address of a virtual network (migration 004-networks). */
+export interface VnetLeaseTable {
+  vnet_id: number;
+  ar_id: number;
+  idx: number;
+  mac: string;
+  ip: string | null;
+  ip6: string | null;
+  /** 'vm' (a NIC holds it), 'hold' (kept out of use), 'reserved' (carved into another network). */
+  kind: string;
+  vm_id: number | null;
+  nic_id: number | null;
+  owner_vnet_id: number | null;
+  created_at: number;
+}
+
 export interface MigrationMetaTable {
   name: string;
   applied_at: ColumnType<number, number, never>;
@@ -57,6 +73,7 @@ export interface Database {
   vmgroups: ObjectTable;
   pool_control: PoolControlTable;
   tokens: TokenTable;
+  vnet_leases: VnetLeaseTable;
 }
 
-export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens'>;
+export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens' | 'vnet_leases'>;

@@ -10,7 +10,7 @@ import type {
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
 import type { PoolObject, VmBody } from '../../core/model.js';
 import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
-import { getString, getVector, getVectors } from '../../core/template/index.js';
+import { getString, getVectors } from '../../core/template/index.js';
 import {
   applyDriverResult,
   applyObserved,
@@ -22,6 +22,7 @@ import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
+import { contextWithNetwork, hasNics, networkFactsTemplate, networkHosts, peersFor, planNics } from './network-plan.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 
@@ -77,6 +78,9 @@ export class LifecycleController implements AgentEvents {
   /** Some VM waits in PENDING: run a scheduling pass once the queue is drained. */
   private pendingDirty = false;
   private loop: Promise<void> = Promise.resolve();
+  /** Peer lists last sent per `hostId:networkId`, so a host hears only of changes. */
+  private readonly sentPeers = new Map<string, string>();
+  private peersDirty = true;
 
   constructor(
     private readonly store: Store,
@@ -137,6 +141,8 @@ export class LifecycleController implements AgentEvents {
         body: { ...h.body, facts, connected: true, last_seen: Date.now() },
       }));
     });
+    for (const key of this.sentPeers.keys()) if (key.startsWith(`${hostId}:`)) this.sentPeers.delete(key);
+    this.peersDirty = true;
     // Plans sent before the link dropped may have been lost: send them again (agents dedupe by planId).
     for (const [vmId, f] of this.inFlight) if (f.hostId === hostId) this.inFlight.delete(vmId);
     for (const [planId, h] of this.cleanupsSent) if (h === hostId) this.cleanupsSent.delete(planId);
@@ -185,6 +191,10 @@ export class LifecycleController implements AgentEvents {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const next = this.queue.values().next();
+      if (next.done && this.peersDirty) {
+        await this.syncPeers().catch((err) => this.log.error({ err }, 'network peer sync failed'));
+        continue;
+      }
       if (next.done && this.pendingDirty) {
         await this.schedulePass().catch((err) => this.log.error({ err }, 'scheduling pass failed'));
         continue;
@@ -208,6 +218,7 @@ export class LifecycleController implements AgentEvents {
   private async reconcile(vmId: number): Promise<void> {
     const vm = await this.store.objects.get('vm', vmId);
     if (!vm) return;
+    if (hasNics(vm)) this.peersDirty = true;
     if (vm.state === VM_PENDING) {
       this.pendingDirty = true;
       return;
@@ -286,6 +297,31 @@ export class LifecycleController implements AgentEvents {
       return { ...o, body };
     });
     return 'applied';
+  }
+
+  /**
+   * Keeps every host's VXLAN head-end replication list current: for each
+   * network, the addresses of the other hosts that carry it. Sent only when a
+   * host's list changed (a host joined or left the network, or moved).
+   */
+  private async syncPeers(): Promise<void> {
+    this.peersDirty = false;
+    const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.store.objects.list('vm')]);
+    const nets = networkHosts(vms, hosts);
+    for (const [networkId, members] of nets) {
+      for (const hostId of members.keys()) {
+        const peers = peersFor(members, hostId);
+        const key = `${hostId}:${networkId}`;
+        const text = peers.join(',');
+        if (this.sentPeers.get(key) === text || !this.gateway.isConnected(hostId)) continue;
+        if (this.gateway.send(hostId, { t: 'net-peers', networkId, peers })) this.sentPeers.set(key, text);
+      }
+    }
+    // Hosts that left a network entirely: nothing to send (their last NIC's teardown removed it).
+    for (const key of [...this.sentPeers.keys()]) {
+      const [h, n] = key.split(':').map(Number);
+      if (!nets.get(n as number)?.has(h as number)) this.sentPeers.delete(key);
+    }
   }
 
   /**
@@ -390,6 +426,7 @@ export class LifecycleController implements AgentEvents {
       last_action: t.context.lastAction ?? null,
     };
     applyTransitionEffects(body, t, now);
+    if (t.to.state === 'DONE') await this.vms.nets?.releaseVm(tx, vm.id);
     await tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
       state: VM_STATES[t.to.state],
@@ -409,7 +446,13 @@ export class LifecycleController implements AgentEvents {
       .find((id) => id !== undefined);
     const imageId = diskImage !== undefined ? Number(diskImage) : this.options.defaultImageId();
     const image = imageId === undefined ? undefined : await this.store.objects.get('image', imageId);
-    const context = { ...(getVector(t, 'CONTEXT') ?? {}) };
+    const context = contextWithNetwork(vm);
+    // Peer lists need every VM; only VMs with VXLAN NICs pay for reading them.
+    const overlay = getVectors(t, 'NIC').some((n) => n.VN_MAD === 'vxlan');
+    const nets = overlay
+      ? networkHosts(await this.store.objects.list('vm'), await this.store.objects.list('host'))
+      : new Map<number, Map<number, string>>();
+    const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1));
     // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
     const command = getString(t, 'COMMAND');
     return {
@@ -426,6 +469,7 @@ export class LifecycleController implements AgentEvents {
       context,
       action: vm.body.last_action,
       stopTimeoutMs: this.options.stopTimeoutMs,
+      ...(nics.length > 0 ? { nics } : {}),
     };
   }
 }
@@ -483,5 +527,6 @@ function factsTemplate(f: HostFacts): Record<string, string> {
     TOTALMEMORY: String(f.memoryMb * 1024),
     RUNTIMES: f.runtimes.join(','),
     AGENT_VERSION: f.agentVersion,
+    ...networkFactsTemplate(f.networkDrivers),
   };
 }

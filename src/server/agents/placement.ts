@@ -5,6 +5,7 @@ import { getString } from '../../core/template/index.js';
 import { vmGroupRef } from '../../core/vm-groups.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import type { PendingVm, SchedulerSnapshot, SnapshotHost, SnapshotVmGroup } from '../../scheduler/index.js';
+import { withNetworkRequirements } from './network-plan.js';
 
 /** Lifecycle phases from which a VM flagged with `resched` may be moved (OpenNebula: RUNNING, UNKNOWN, POWEROFF). */
 export function reschedulable(vm: PoolObject<'vm'>): boolean {
@@ -47,7 +48,7 @@ export function buildSnapshot(
         id: vm.id,
         uid: vm.uid,
         gid: vm.gid,
-        template: vm.template,
+        template: withNetworkRequirements(vm.template),
         ...(Number.isFinite(priority) ? { userPriority: priority } : {}),
         ...(runtime ? { runtime } : {}),
         ...(waiting ? {} : { resched: true, hostId: vm.body.host_id as number, datastoreId: current?.ds_id ?? 0 }),

@@ -9,6 +9,7 @@ import { type CreateInput, checkName, type KindHandler, type KindHandlers, owned
 import { readTemplate } from './template-input.js';
 import type { UserService } from './user-service.js';
 import type { VmService } from './vm-service.js';
+import type { VnetService } from './vnet-service.js';
 
 /** Infrastructure objects belong to oneadmin; datastores and networks are usable by everyone by default. */
 function infra(perms: number) {
@@ -197,24 +198,6 @@ const image: KindHandler<'image'> = {
   },
 };
 
-const vnet: KindHandler<'vnet'> = {
-  adminCreate: true,
-  async prepareCreate(_tx, _who, input) {
-    const parsed = readTemplate(input);
-    const t = parsed.template;
-    const vnMad = getString(t, 'VN_MAD');
-    if (!vnMad) throw invalid('VN_MAD is required (bridge, vxlan, ovswitch, 802.1Q)', 'VN_MAD[0]');
-    return {
-      ...infra(0o644),
-      name: nameFrom(input, t),
-      state: 1, // READY
-      lcmState: 0,
-      template: t,
-      body: { cluster_ids: [0], vn_mad: vnMad, bridge: getString(t, 'BRIDGE') ?? '' },
-    };
-  },
-};
-
 /**
  * VM groups belong to their creator, like templates. The template is checked
  * on create and update (roles, policies, inter-role rules); a group that VMs
@@ -260,7 +243,7 @@ export async function vmsInGroup(tx: TxStore, groupId: number): Promise<{ vmId: 
   return out;
 }
 
-export function kindHandlers(users: UserService, vms: VmService): KindHandlers {
+export function kindHandlers(users: UserService, vms: VmService, nets: VnetService): KindHandlers {
   return {
     user: users.handler,
     group,
@@ -268,7 +251,7 @@ export function kindHandlers(users: UserService, vms: VmService): KindHandlers {
     host,
     datastore,
     image,
-    vnet,
+    vnet: nets.handler,
     template: vms.templateHandler,
     vm: vms.vmHandler,
     vmgroup,

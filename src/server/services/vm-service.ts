@@ -34,6 +34,7 @@ import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
+import type { VnetService } from './vnet-service.js';
 
 export interface InstantiateOptions {
   name?: string | undefined;
@@ -157,7 +158,10 @@ export class VmService {
   readonly templateHandler: KindHandler<'template'>;
   readonly vmHandler: KindHandler<'vm'>;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    readonly nets?: VnetService,
+  ) {
     this.templateHandler = {
       adminCreate: false,
       prepareCreate: async (tx, who, input) => {
@@ -340,6 +344,7 @@ export class VmService {
       if (params.numa) body.numa = params.numa;
     }
     applyTransitionEffects(body, t, now);
+    if (t.to.state === 'DONE') await this.nets?.releaseVm(tx, vm.id);
     // `vm` was read in this transaction: write over it (still a compare-and-set on its revision).
     return tx.replace(vm, { ...vm, state: VM_STATES[t.to.state], lcmState: LCM_STATES[t.to.lcm], body });
   }
@@ -367,6 +372,7 @@ export class VmService {
     });
     await this.validate(tx, who, { ...parsed, template });
     const grouped = await this.resolveVmGroup(tx, who, template, parsed.positions);
+    const withNics = this.nets ? await this.nets.leaseNics(tx, who, grouped, id) : grouped;
     const hold = input.hold === true;
     return {
       id,
@@ -378,7 +384,7 @@ export class VmService {
       perms: 0o600,
       state: VM_STATES[hold ? 'HOLD' : 'PENDING'],
       lcmState: LCM_STATES.LCM_INIT,
-      template: { ...grouped, NAME: name },
+      template: { ...withNics, NAME: name },
       body: withSchedActions(emptyBody(templateId), template),
     };
   }

@@ -1,0 +1,213 @@
+import type { Logger } from 'pino';
+import type { PlanNic } from '../core/agent-protocol.js';
+import { isOneError, OneError } from '../core/errors.js';
+import {
+  BridgeDriver,
+  createNic,
+  deleteNic,
+  ensureNetns,
+  type HostNetwork,
+  hostIfName,
+  type NetworkDriver,
+  netnsPath,
+  removeNetns,
+  VlanDriver,
+  VxlanDriver,
+} from '../drivers/network/index.js';
+
+/** A workload's NICs as the agent remembers them (persisted with the workload record). */
+export interface WorkloadNics {
+  netns: string;
+  nics: PlanNic[];
+}
+
+/**
+ * The host side of virtual networks: which drivers work here, which networks
+ * are set up, and for which workload NICs. A network is set up when its first
+ * NIC arrives and removed when its last NIC leaves. Setting up a workload's
+ * NICs is all or nothing: on failure everything it created is removed again.
+ */
+export class NetworkHost {
+  private readonly drivers = new Map<string, NetworkDriver>();
+  readonly unusable: Record<string, string> = {};
+  /** NIC users per network id: `vmId:nicId`. */
+  private readonly users = new Map<number, Set<string>>();
+  private readonly nets = new Map<number, { driver: NetworkDriver; net: HostNetwork }>();
+  private readonly peers = new Map<number, string[]>();
+  private chain: Promise<unknown> = Promise.resolve();
+  localAddress: string | undefined;
+
+  constructor(
+    private readonly nsPrefix: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Probes every driver; the usable ones are offered to the front-end. */
+  async probe(signal: AbortSignal): Promise<void> {
+    for (const d of [new BridgeDriver(), new VxlanDriver(), new VlanDriver()] as NetworkDriver[]) {
+      const r = await d.probe(signal).catch((err: unknown) => ({ usable: false, reason: String(err) }));
+      if (r.usable) this.drivers.set(d.capabilities.name, d);
+      else this.unusable[d.capabilities.name] = r.reason ?? 'probe failed';
+    }
+    this.log.info({ drivers: this.names(), unusable: this.unusable }, 'network drivers probed');
+  }
+
+  names(): string[] {
+    return [...this.drivers.keys()];
+  }
+
+  netnsName(vmId: number): string {
+    return `${this.nsPrefix}-vm${vmId}`;
+  }
+
+  /** Re-registers NICs of workloads found at start-up (no host changes). */
+  adopt(vmId: number, nics: PlanNic[]): void {
+    for (const nic of nics) {
+      const driver = this.drivers.get(nic.driver);
+      if (!driver) continue;
+      this.nets.set(nic.networkId, { driver, net: this.hostNetwork(nic) });
+      this.userSet(nic.networkId).add(`${vmId}:${nic.nicId}`);
+    }
+  }
+
+  /** Creates the workload's namespace and NICs; returns the namespace path. All or nothing. */
+  setup(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<string> {
+    return this.serial(async () => {
+      const ns = this.netnsName(vmId);
+      const undo: Array<() => Promise<void>> = [];
+      try {
+        for (const nic of nics) this.driverFor(nic);
+        await ensureNetns(ns, signal);
+        undo.push(() => removeNetns(ns, AbortSignal.timeout(10_000)));
+        for (const nic of nics) await this.plug(vmId, ns, nic, undo, signal);
+        return netnsPath(ns);
+      } catch (err) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw isOneError(err) ? err : new OneError('E_DRIVER_FAILED', `network setup failed: ${String(err)}`);
+      }
+    });
+  }
+
+  /** Adds one NIC to a running workload's namespace (hot attach). */
+  attach(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      const undo: Array<() => Promise<void>> = [];
+      try {
+        await this.plug(vmId, this.netnsName(vmId), nic, undo, signal);
+      } catch (err) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw isOneError(err) ? err : new OneError('E_DRIVER_FAILED', `NIC attach failed: ${String(err)}`);
+      }
+    });
+  }
+
+  /** Removes one NIC; the network goes when this was its last NIC here. */
+  detach(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      await deleteNic(vmId, nic.nicId, signal);
+      await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
+    });
+  }
+
+  /** Removes every NIC and the namespace of a workload that is gone. */
+  teardown(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      for (const nic of nics) {
+        await deleteNic(vmId, nic.nicId, signal);
+        await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
+      }
+      await removeNetns(this.netnsName(vmId), signal);
+    });
+  }
+
+  /** The front-end's new peer list for a network (applied now if the network is here). */
+  updatePeers(networkId: number, peers: string[], signal: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      this.peers.set(networkId, peers);
+      const entry = this.nets.get(networkId);
+      if (entry && (this.users.get(networkId)?.size ?? 0) > 0) {
+        await entry.driver.setPeers(entry.net, peers, signal);
+        this.log.debug({ networkId, peers }, 'network peers updated');
+      }
+    });
+  }
+
+  private async plug(
+    vmId: number,
+    ns: string,
+    nic: PlanNic,
+    undo: Array<() => Promise<void>>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const driver = this.driverFor(nic);
+    const net = this.hostNetwork(nic);
+    const fresh = !this.nets.has(nic.networkId) || (this.users.get(nic.networkId)?.size ?? 0) === 0;
+    await driver.ensure(net, signal);
+    this.nets.set(nic.networkId, { driver, net });
+    const key = `${vmId}:${nic.nicId}`;
+    const users = this.userSet(nic.networkId);
+    const added = !users.has(key);
+    users.add(key);
+    undo.push(async () => {
+      if (added) await this.release(nic.networkId, key, AbortSignal.timeout(10_000));
+    });
+    if (fresh || nic.peers) {
+      await driver.setPeers(net, this.peers.get(nic.networkId) ?? nic.peers ?? [], signal);
+    }
+    const host = await createNic(vmId, ns, nic, signal);
+    undo.push(() => deleteNic(vmId, nic.nicId, AbortSignal.timeout(10_000)));
+    await driver.attach(net, host, signal);
+    this.log.debug({ vmId, nicId: nic.nicId, networkId: nic.networkId, host }, 'nic plugged');
+  }
+
+  private async release(networkId: number, key: string, signal: AbortSignal): Promise<void> {
+    const users = this.users.get(networkId);
+    users?.delete(key);
+    if (users && users.size > 0) return;
+    const entry = this.nets.get(networkId);
+    if (!entry) return;
+    await entry.driver.remove(entry.net, signal);
+    this.nets.delete(networkId);
+    this.users.delete(networkId);
+    this.log.info({ networkId }, 'network removed from host (last NIC left)');
+  }
+
+  private driverFor(nic: PlanNic): NetworkDriver {
+    const d = this.drivers.get(nic.driver);
+    if (!d) {
+      const why = this.unusable[nic.driver] ?? 'unknown network driver';
+      throw new OneError('E_DRIVER_UNSUPPORTED', `network driver ${nic.driver} is not usable on this host: ${why}`, {
+        driver: nic.driver,
+      });
+    }
+    return d;
+  }
+
+  private hostNetwork(nic: PlanNic): HostNetwork {
+    return {
+      networkId: nic.networkId,
+      bridge: nic.bridge,
+      vlanId: nic.vlanId,
+      phydev: nic.phydev,
+      localAddress: this.localAddress,
+    };
+  }
+
+  private userSet(networkId: number): Set<string> {
+    let s = this.users.get(networkId);
+    if (!s) {
+      s = new Set();
+      this.users.set(networkId, s);
+    }
+    return s;
+  }
+
+  /** Host network changes run one at a time: two NICs of one network must not race to create its bridge. */
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}
+
+export { hostIfName };

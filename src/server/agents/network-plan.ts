@@ -1,0 +1,106 @@
+import type { PlanNic } from '../../core/agent-protocol.js';
+import { nicContext, nicPrefixLength } from '../../core/ipam/index.js';
+import type { PoolObject } from '../../core/model.js';
+import { getString, getVector, getVectors } from '../../core/template/index.js';
+import type { Template, TemplateVector } from '../../core/template/types.js';
+import { HOLDS_CAPACITY } from './placement.js';
+
+/** The runtime-neutral NIC specs of a VM, from the NICs the lease step filled in. */
+export function planNics(vm: PoolObject<'vm'>, peersOf: (networkId: number) => string[]): PlanNic[] {
+  return getVectors(vm.template, 'NIC')
+    .filter((n) => n.NETWORK_ID !== undefined && n.MAC !== undefined)
+    .map((n) => planNic(n, peersOf(Number(n.NETWORK_ID))));
+}
+
+function planNic(n: TemplateVector, peers: string[]): PlanNic {
+  const ips: PlanNic['ips'] = [];
+  if (n.IP) ips.push({ address: n.IP, prefixLength: nicPrefixLength(n) });
+  if (n.IP6) ips.push({ address: n.IP6, prefixLength: Number(n.PREFIX_LENGTH ?? '64') });
+  for (const slaac of [n.IP6_GLOBAL, n.IP6_ULA]) if (slaac) ips.push({ address: slaac, prefixLength: 64 });
+  const nic: PlanNic = {
+    nicId: Number(n.NIC_ID ?? '0'),
+    networkId: Number(n.NETWORK_ID),
+    driver: n.VN_MAD ?? 'bridge',
+    bridge: n.BRIDGE ?? `onebr${n.NETWORK_ID}`,
+    mac: n.MAC as string,
+    ips,
+  };
+  if (n.VLAN_ID) nic.vlanId = Number(n.VLAN_ID);
+  if (n.PHYDEV) nic.phydev = n.PHYDEV;
+  if (n.GATEWAY) nic.gateway = n.GATEWAY;
+  if (n.MTU) nic.mtu = Number(n.MTU);
+  if (n.DNS) nic.dns = n.DNS.split(/[\s,]+/).filter(Boolean);
+  if (nic.driver === 'vxlan') nic.peers = peers;
+  return nic;
+}
+
+/** CONTEXT with ETHx_* variables added when CONTEXT/NETWORK = YES. */
+export function contextWithNetwork(vm: PoolObject<'vm'>): Record<string, string> {
+  const context = { ...(getVector(vm.template, 'CONTEXT') ?? {}) };
+  if ((context.NETWORK ?? '').toUpperCase() !== 'YES') return context;
+  return { ...context, ...nicContext(getVectors(vm.template, 'NIC').filter((n) => n.MAC !== undefined)) };
+}
+
+/**
+ * Which hosts carry each network now: a host does while it holds a VM (active,
+ * powered off or suspended) with a NIC on it. Values are the hosts' tunnel
+ * addresses, as their agents reported them.
+ */
+export function networkHosts(
+  vms: readonly PoolObject<'vm'>[],
+  hosts: readonly PoolObject<'host'>[],
+): Map<number, Map<number, string>> {
+  const address = new Map(hosts.map((h) => [h.id, h.body.facts?.address ?? '']));
+  const out = new Map<number, Map<number, string>>();
+  for (const vm of vms) {
+    const hostId = vm.body.host_id;
+    if (hostId === null || !HOLDS_CAPACITY.has(vm.state)) continue;
+    for (const n of getVectors(vm.template, 'NIC')) {
+      if (n.NETWORK_ID === undefined || n.MAC === undefined) continue;
+      const netId = Number(n.NETWORK_ID);
+      let m = out.get(netId);
+      if (!m) {
+        m = new Map();
+        out.set(netId, m);
+      }
+      m.set(hostId, address.get(hostId) ?? '');
+    }
+  }
+  return out;
+}
+
+/** The peers one host of a network must replicate to: every other host's address. */
+export function peersFor(hostsOfNet: Map<number, string> | undefined, hostId: number): string[] {
+  if (!hostsOfNet) return [];
+  return [...hostsOfNet.entries()]
+    .filter(([id, addr]) => id !== hostId && addr !== '')
+    .map(([, addr]) => addr)
+    .sort();
+}
+
+export const hasNics = (vm: PoolObject<'vm'>) => getVectors(vm.template, 'NIC').length > 0;
+
+/**
+ * A pending VM's template with its NICs' network drivers added to
+ * SCHED_REQUIREMENTS, so the scheduler only places it on hosts whose agent
+ * reported those drivers usable (host attribute NETWORK_DRIVERS, e.g.
+ * ",bridge,vxlan,"). A kernel without 802.1Q gets no 802.1Q NIC.
+ */
+export function withNetworkRequirements(t: Template): Template {
+  const mads = [
+    ...new Set(
+      getVectors(t, 'NIC')
+        .map((n) => n.VN_MAD)
+        .filter((m): m is string => !!m),
+    ),
+  ];
+  if (mads.length === 0) return t;
+  const needs = mads.map((m) => `NETWORK_DRIVERS = "*,${m},*"`).join(' & ');
+  const current = getString(t, 'SCHED_REQUIREMENTS');
+  return { ...t, SCHED_REQUIREMENTS: current ? `(${current}) & ${needs}` : needs };
+}
+
+/** Host template attributes for the network drivers its agent offers. */
+export function networkFactsTemplate(drivers: readonly string[] | undefined): Record<string, string> {
+  return drivers ? { NETWORK_DRIVERS: `,${drivers.join(',')},` } : {};
+}
