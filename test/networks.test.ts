@@ -18,7 +18,13 @@ interface VmView {
 }
 
 /** A VM on one host (by id) with one NIC on a network, serving HTTP on 8080. */
-const vmTemplate = (name: string, hostId: number, networkId: number, extraNic = '') => `NAME = ${name}
+let webGroup = 0;
+const vmTemplate = (
+  name: string,
+  hostId: number,
+  networkId: number,
+  extraNic = `, SECURITY_GROUPS = ${webGroup}`,
+) => `NAME = ${name}
 MEMORY = 32
 CPU = 0.1
 SCHED_REQUIREMENTS = "ID = ${hostId}"
@@ -102,6 +108,13 @@ describe('virtual networks across edge hosts', { skip }, () => {
         return h.connected && h.facts?.runtimes.includes('crun') && h.facts?.address;
       });
     }
+    // Inbound traffic is dropped unless a group allows it (the default group 0 only lets traffic out).
+    const web = await api.post('/api/v1/secgroups', {
+      template:
+        'NAME = web\nRULE = [ PROTOCOL = TCP, RULE_TYPE = inbound, RANGE = 8080 ]\nRULE = [ PROTOCOL = ICMP, RULE_TYPE = inbound ]',
+    });
+    assert.equal(web.status, 201, JSON.stringify(web.body));
+    webGroup = web.body.id;
     const a = await api.post('/api/v1/vnets', {
       template:
         'NAME = overlay-a\nVN_MAD = vxlan\nAR = [ TYPE = IP4, IP = 192.168.50.10, SIZE = 20 ]\nGATEWAY = 192.168.50.1\nDNS = 192.168.50.2',
@@ -163,6 +176,31 @@ describe('virtual networks across edge hosts', { skip }, () => {
       ],
     );
     await api.del(`/api/v1/vms/${b2.id}`);
+  });
+
+  test('a security group without TCP 8080 blocks it; allowing it takes effect live, without a restart', async () => {
+    const g = await api.post('/api/v1/secgroups', {
+      template: 'NAME = strict\nRULE = [ PROTOCOL = TCP, RULE_TYPE = inbound, RANGE = 22 ]',
+    });
+    assert.equal(g.status, 201, JSON.stringify(g.body));
+    assert.deepEqual(g.body.rules, [{ rule_type: 'inbound', protocol: 'TCP', ports: ['22'], addresses: [] }]);
+    const h1 = agents[0] as TestAgent;
+    const s1 = await running(await create(vmTemplate('s1', h1.hostId, netA, `, SECURITY_GROUPS = ${g.body.id}`)));
+    const ip = nicOf(s1).IP as string;
+    const pid = pidOf(s1);
+    // The NIC works (its own outbound traffic gets replies) but nothing reaches port 8080.
+    assert.equal(await waitFor('s1 -> a2', () => fetchFrom(s1, `http://${nicOf(v2).IP}:8080/`), 20_000), 'ok');
+    assert.equal(await fetchFrom(v2, `http://${ip}:8080/`), null, 'TCP 8080 dropped');
+    const upd = await api.put(`/api/v1/secgroups/${g.body.id}`, {
+      template: 'NAME = strict\nRULE = [ PROTOCOL = TCP, RULE_TYPE = inbound, RANGE = "22,8080" ]',
+    });
+    assert.equal(upd.status, 200, JSON.stringify(upd.body));
+    assert.equal(await waitFor('8080 allowed', () => fetchFrom(v2, `http://${ip}:8080/`), 20_000), 'ok');
+    assert.equal(pidOf(s1), pid, 'the workload was not restarted');
+    await api.del(`/api/v1/vms/${s1.id}`);
+    await waitFor('s1 done', async () => (await vm(s1.id)).state === 'DONE', 30_000);
+    const del = await api.del(`/api/v1/secgroups/${g.body.id}`);
+    assert.equal(del.status, 204, JSON.stringify(del.body));
   });
 
   test('a third host joining the network extends the overlay; its last workload leaving removes its bridge and tunnel', async () => {

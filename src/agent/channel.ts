@@ -19,6 +19,8 @@ export interface ChannelHandlers {
   readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
   /** A network's new peer list (VXLAN head-end replication). */
   netPeers?(msg: Extract<FrontEndMessage, { t: 'net-peers' }>): void;
+  /** New firewall rules for a running workload's NICs. */
+  nicRules?(msg: Extract<FrontEndMessage, { t: 'nic-rules' }>): void;
   /** The local address of the link to the front-end, learnt at each connect. */
   localAddress?(address: string): void;
 }
@@ -163,6 +165,9 @@ export class Channel {
               error: String(err),
             }),
         );
+        return;
+      case 'nic-rules':
+        this.handlers.nicRules?.(msg);
         return;
       case 'net-peers':
         this.handlers.netPeers?.(msg);

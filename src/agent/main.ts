@@ -116,7 +116,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   hostLog.info({ runtimes: [...runtimes.keys()], unusable }, 'runtimes probed');
 
-  const network = new NetworkHost(`oe${id.caHash.slice(0, 8)}h${id.hostId}`, hostLog.child({ component: 'network' }));
+  mkdirSync(join(args.stateDir, 'network'), { recursive: true, mode: 0o700 });
+  const network = new NetworkHost(
+    `oe${id.caHash.slice(0, 8)}h${id.hostId}`,
+    join(args.stateDir, 'network'),
+    hostLog.child({ component: 'network' }),
+  );
   await network.probe(AbortSignal.timeout(30_000));
 
   const registry = await WorkloadRegistry.open(args.stateDir);
@@ -146,6 +151,7 @@ export async function main(argv: string[]): Promise<void> {
       localAddress: (address) => {
         network.localAddress = address;
       },
+      nicRules: (msg) => void executor.applyNicRules(msg.vmId, msg.nics),
       netPeers: (msg) =>
         void network
           .updatePeers(msg.networkId, msg.peers, AbortSignal.timeout(30_000))

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PlanNic } from '../core/agent-protocol.js';
 import { isOneError, OneError } from '../core/errors.js';
 import {
+  applyRuleset,
   BridgeDriver,
   createNic,
   deleteNic,
@@ -39,6 +41,7 @@ export class NetworkHost {
 
   constructor(
     private readonly nsPrefix: string,
+    private readonly scratchDir: string,
     private readonly log: Logger,
   ) {}
 
@@ -80,6 +83,7 @@ export class NetworkHost {
         await ensureNetns(ns, signal);
         undo.push(() => removeNetns(ns, AbortSignal.timeout(10_000)));
         for (const nic of nics) await this.plug(vmId, ns, nic, undo, signal);
+        await this.firewall(vmId, nics, signal);
         return netnsPath(ns);
       } catch (err) {
         for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -118,6 +122,18 @@ export class NetworkHost {
       }
       await removeNetns(this.netnsName(vmId), signal);
     });
+  }
+
+  /** Re-applies a running workload's NIC firewall (a security group changed), without a restart. */
+  applyRules(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+    return this.serial(() => this.firewall(vmId, nics, signal));
+  }
+
+  private async firewall(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+    if (!nics.some((n) => n.rules !== undefined)) return;
+    const ns = this.netnsName(vmId);
+    await applyRuleset(netnsPath(ns), join(this.scratchDir, `${ns}.nft`), nics, signal);
+    this.log.debug({ vmId, rules: nics.reduce((k, n) => k + (n.rules?.length ?? 0), 0) }, 'firewall applied');
   }
 
   /** The front-end's new peer list for a network (applied now if the network is here). */

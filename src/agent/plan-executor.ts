@@ -3,7 +3,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { FrontEndMessage, PlanOp, WorkloadReport } from '../core/agent-protocol.js';
+import type { FrontEndMessage, PlanOp, PlanSecurityRule, WorkloadReport } from '../core/agent-protocol.js';
 import { isOneError, OneError } from '../core/errors.js';
 import type { RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
@@ -67,6 +67,26 @@ export class PlanExecutor {
     void next.finally(() => {
       if (this.chains.get(plan.vmId) === next) this.chains.delete(plan.vmId);
     });
+  }
+
+  /** Applies new NIC firewall rules to a running workload, in line with its plans. */
+  applyNicRules(vmId: number, updates: { nicId: number; rules: PlanSecurityRule[] }[]): Promise<void> {
+    const prev = this.chains.get(vmId) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      const r = this.registry.get(vmId);
+      if (!r?.nics || !this.network) return;
+      const byNic = new Map(updates.map((u) => [u.nicId, u.rules]));
+      const nics = r.nics.nics.map((n) => (byNic.has(n.nicId) ? { ...n, rules: byNic.get(n.nicId) ?? [] } : n));
+      await this.network.applyRules(vmId, nics, this.abort.signal);
+      await this.registry.patch(vmId, { nics: { ...r.nics, nics } });
+      this.log.info({ vmId, nics: updates.length }, 'security group rules re-applied');
+    });
+    const done = next.catch((err: unknown) => this.log.warn({ vmId, err: String(err) }, 'rule update failed'));
+    this.chains.set(vmId, done);
+    void done.finally(() => {
+      if (this.chains.get(vmId) === done) this.chains.delete(vmId);
+    });
+    return done;
   }
 
   /** The last `maxBytes` of a VM's console log (stdout/stderr of its workload). */

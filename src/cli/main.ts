@@ -10,6 +10,7 @@ import { registerGroup } from './group.js';
 import { registerHost } from './host.js';
 import { registerImage } from './image.js';
 import { nodeIo } from './node-io.js';
+import { registerSecgroup } from './secgroup.js';
 import { registerSession } from './session.js';
 import { registerTemplate } from './template.js';
 import { registerUser } from './user.js';
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerImage(program, ctx);
   registerVnet(program, ctx);
   registerVmGroup(program, ctx);
+  registerSecgroup(program, ctx);
   registerTemplate(program, ctx);
   registerVm(program, ctx);
   registerEvents(program, ctx);

@@ -47,6 +47,7 @@ const PLURAL_WORDS: Readonly<Record<ObjectKind, string>> = {
   datastore: 'datastores',
   image: 'images',
   vnet: 'virtual networks',
+  secgroup: 'security groups',
   template: 'templates',
   vm: 'VMs',
   vmgroup: 'VM groups',

@@ -11,6 +11,7 @@ export const KIND_TITLES: Readonly<Record<ObjectKind, string>> = {
   datastore: 'DATASTORE',
   image: 'IMAGE',
   vnet: 'VIRTUAL NETWORK',
+  secgroup: 'SECURITY GROUP',
   template: 'TEMPLATE',
   vm: 'VIRTUAL MACHINE',
   vmgroup: 'VM GROUP',

@@ -29,6 +29,7 @@ export const PLURALS: Readonly<Record<ObjectKind, string>> = {
   datastore: 'datastores',
   image: 'images',
   vnet: 'vnets',
+  secgroup: 'secgroups',
   template: 'templates',
   vm: 'vms',
   vmgroup: 'vmgroups',

@@ -160,6 +160,8 @@ export type FrontEndMessage =
   | { t: 'read-log'; reqId: string; vmId: number; maxBytes: number }
   /** The tunnel addresses of the other hosts of a network (sent when hosts join, leave or move). */
   | { t: 'net-peers'; networkId: number; peers: string[] }
+  /** A running VM's NIC firewall rules changed (a security group was updated): re-apply live. */
+  | { t: 'nic-rules'; vmId: number; nics: { nicId: number; rules: PlanSecurityRule[] }[] }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -210,6 +212,7 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
     return o as FrontEndMessage;
   }
   if (o.t === 'net-peers' && isId(o.networkId) && Array.isArray(o.peers)) return o as FrontEndMessage;
+  if (o.t === 'nic-rules' && isId(o.vmId) && Array.isArray(o.nics)) return o as FrontEndMessage;
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

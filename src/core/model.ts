@@ -21,6 +21,7 @@ export const OBJECT_KINDS = [
   'template',
   'vm',
   'vmgroup',
+  'secgroup',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
@@ -99,6 +100,24 @@ export interface VnetBody {
   parent_network_id?: number | null;
 }
 
+/** One security-group rule as stored (snake_case: shown by the API as is). */
+export interface SecurityRuleBody {
+  rule_type: 'inbound' | 'outbound';
+  /** ALL, TCP, UDP, ICMP, ICMPV6. */
+  protocol: string;
+  /** Port ranges ("22", "8000:8100"), empty = every port. */
+  ports: string[];
+  /** Address ranges ("10.0.0.0/24", "10.0.0.1-10.0.0.9"), empty = anywhere (unless network_id). */
+  addresses: string[];
+  /** Rule applies to the addresses of this virtual network. */
+  network_id?: number;
+  icmp_type?: number;
+}
+
+export interface SecgroupBody {
+  rules: SecurityRuleBody[];
+}
+
 export type TemplateBody = Record<string, never>;
 
 export interface VmHistoryRecord {
@@ -163,6 +182,7 @@ export interface KindBodies {
   template: TemplateBody;
   vm: VmBody;
   vmgroup: VmGroupBody;
+  secgroup: SecgroupBody;
 }
 
 /** One stored object, as the store hands it out. */

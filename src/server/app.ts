@@ -28,6 +28,7 @@ import { registerVmRoutes } from './routes/vm-routes.js';
 import { registerVnetRoutes } from './routes/vnet-routes.js';
 import { kindHandlers } from './services/kind-handlers.js';
 import { ObjectService } from './services/object-service.js';
+import { SecgroupService } from './services/secgroup-service.js';
 import { UserService } from './services/user-service.js';
 import { VmService } from './services/vm-service.js';
 import { VnetService } from './services/vnet-service.js';
@@ -90,7 +91,9 @@ export async function buildApp(
   const users = new UserService(store, sessions, config.scryptCost);
   const nets = new VnetService(store);
   const vms = new VmService(store, nets);
-  const objects = new ObjectService(store, kindHandlers(users, vms, nets));
+  const secgroups = new SecgroupService(store);
+  await secgroups.ensureDefault();
+  const objects = new ObjectService(store, kindHandlers(users, vms, nets, secgroups));
   vms.bind(objects);
   nets.bind(objects);
   const events = new EventHub(store);

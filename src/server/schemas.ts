@@ -11,6 +11,7 @@ export const PLURAL: Record<ObjectKind, string> = {
   datastore: 'datastores',
   image: 'images',
   vnet: 'vnets',
+  secgroup: 'secgroups',
   template: 'templates',
   vm: 'vms',
   vmgroup: 'vmgroups',

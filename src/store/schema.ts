@@ -71,6 +71,7 @@ export interface Database {
   templates: ObjectTable;
   vms: VmTable;
   vmgroups: ObjectTable;
+  secgroups: ObjectTable;
   pool_control: PoolControlTable;
   tokens: TokenTable;
   vnet_leases: VnetLeaseTable;

@@ -12,4 +12,5 @@ export const TABLE_OF: Record<ObjectKind, ObjectTableName> = {
   template: 'templates',
   vm: 'vms',
   vmgroup: 'vmgroups',
+  secgroup: 'secgroups',
 };

@@ -13,6 +13,7 @@ const DETAIL_KINDS: Record<string, ObjectKind> = {
   images: 'image',
   datastores: 'datastore',
   vnets: 'vnet',
+  secgroups: 'secgroup',
   clusters: 'cluster',
   hosts: 'host',
   users: 'user',

@@ -17,6 +17,7 @@ import {
   parseIpv4,
   parseIpv6,
   parseMac,
+  parseSecurityRule,
   prefixOfMask,
 } from './index.js';
 
@@ -205,5 +206,49 @@ describe('NIC context', () => {
       ETH1_MASK: '255.255.0.0',
       ETH1_NETWORK: '192.168.0.0',
     });
+  });
+});
+
+describe('security group rules', () => {
+  it('parses OpenNebula RULE vectors', () => {
+    assert.deepEqual(
+      parseSecurityRule(
+        { PROTOCOL: 'tcp', RULE_TYPE: 'inbound', RANGE: '22,8000:8100', IP: '10.0.0.1', SIZE: '9' },
+        'RULE[0]',
+      ),
+      {
+        rule_type: 'inbound',
+        protocol: 'TCP',
+        ports: ['22', '8000:8100'],
+        addresses: ['10.0.0.1-10.0.0.9'],
+      },
+    );
+    assert.deepEqual(
+      parseSecurityRule({ PROTOCOL: 'ICMP', RULE_TYPE: 'outbound', ICMP_TYPE: '8', NETWORK_ID: '3' }, 'RULE[1]'),
+      {
+        rule_type: 'outbound',
+        protocol: 'ICMP',
+        ports: [],
+        addresses: [],
+        icmp_type: 8,
+        network_id: 3,
+      },
+    );
+  });
+
+  it('names the bad attribute', () => {
+    const attr = (v: Record<string, string>) => {
+      try {
+        parseSecurityRule(v, 'RULE[0]');
+      } catch (err) {
+        return (err as OneError).details.attribute;
+      }
+      return undefined;
+    };
+    assert.equal(attr({ PROTOCOL: 'SCTP', RULE_TYPE: 'inbound' }), 'RULE[0]/PROTOCOL');
+    assert.equal(attr({ PROTOCOL: 'TCP', RULE_TYPE: 'sideways' }), 'RULE[0]/RULE_TYPE');
+    assert.equal(attr({ PROTOCOL: 'TCP', RULE_TYPE: 'inbound', RANGE: '70000' }), 'RULE[0]/RANGE');
+    assert.equal(attr({ PROTOCOL: 'ICMP', RULE_TYPE: 'inbound', RANGE: '22' }), 'RULE[0]/RANGE');
+    assert.equal(attr({ PROTOCOL: 'ALL', RULE_TYPE: 'inbound', IP: '10.0.0.300' }), 'RULE[0]/IP');
   });
 });

@@ -1,6 +1,7 @@
 /** Network drivers: the contract, the drivers and the workload NIC wiring. */
 export { BridgeDriver } from './bridge-driver.js';
 export { defaultInterface, linkExists } from './ip-tools.js';
+export * from './nft-firewall.js';
 export type * from './types.js';
 export { VlanDriver } from './vlan-driver.js';
 export { VxlanDriver, vxlanDevice } from './vxlan-driver.js';

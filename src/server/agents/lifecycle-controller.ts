@@ -4,6 +4,7 @@ import type {
   FrontEndMessage,
   HostFacts,
   PlanOp,
+  PlanSecurityRule,
   PlanSpec,
   WorkloadReport,
 } from '../../core/agent-protocol.js';
@@ -11,6 +12,7 @@ import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-s
 import type { PoolObject, VmBody } from '../../core/model.js';
 import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
 import { getString, getVectors } from '../../core/template/index.js';
+import type { TemplateVector } from '../../core/template/types.js';
 import {
   applyDriverResult,
   applyObserved,
@@ -20,9 +22,18 @@ import {
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
+import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
-import { contextWithNetwork, hasNics, networkFactsTemplate, networkHosts, peersFor, planNics } from './network-plan.js';
+import {
+  contextWithNetwork,
+  hasNics,
+  networkFactsTemplate,
+  networkHosts,
+  nicRules,
+  peersFor,
+  planNics,
+} from './network-plan.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 
@@ -81,6 +92,8 @@ export class LifecycleController implements AgentEvents {
   /** Peer lists last sent per `hostId:networkId`, so a host hears only of changes. */
   private readonly sentPeers = new Map<string, string>();
   private peersDirty = true;
+  /** Security groups changed since the last rule push. */
+  private readonly changedGroups = new Set<number>();
 
   constructor(
     private readonly store: Store,
@@ -94,6 +107,10 @@ export class LifecycleController implements AgentEvents {
     this.startedAt = Date.now();
     this.unsubscribe = this.store.objects.onChange((e) => {
       if (e.kind === 'vm' && e.op !== 'delete') this.enqueue(e.id);
+      if (e.kind === 'secgroup' && e.op === 'update') {
+        this.changedGroups.add(e.id);
+        this.wake?.();
+      }
     });
     this.timer = setInterval(() => void this.resync(), this.options.resyncMs);
     this.loop = this.run();
@@ -191,6 +208,12 @@ export class LifecycleController implements AgentEvents {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const next = this.queue.values().next();
+      if (next.done && this.changedGroups.size > 0) {
+        const groups = new Set(this.changedGroups);
+        this.changedGroups.clear();
+        await this.pushRules(groups).catch((err) => this.log.error({ err }, 'security group push failed'));
+        continue;
+      }
       if (next.done && this.peersDirty) {
         await this.syncPeers().catch((err) => this.log.error({ err }, 'network peer sync failed'));
         continue;
@@ -297,6 +320,34 @@ export class LifecycleController implements AgentEvents {
       return { ...o, body };
     });
     return 'applied';
+  }
+
+  /** Resolves a NIC's security-group rules from the groups and networks as stored now. */
+  private async rulesResolver(): Promise<(nic: TemplateVector) => PlanSecurityRule[]> {
+    const [groups, vnets] = await Promise.all([this.store.objects.list('secgroup'), this.store.objects.list('vnet')]);
+    const byGroup = new Map(groups.map((g) => [g.id, g]));
+    const byNet = new Map(vnets.map((n) => [n.id, n]));
+    return (nic) => nicRules(nic, byGroup, byNet);
+  }
+
+  /**
+   * A security group changed: every running VM whose NICs use it gets its
+   * NICs' new rules, applied live by its agent (no restart).
+   */
+  private async pushRules(groupIds: Set<number>): Promise<void> {
+    const resolve = await this.rulesResolver();
+    for (const vm of await this.store.objects.list('vm', { state: VM_ACTIVE })) {
+      const hostId = vm.body.host_id;
+      if (hostId === null || !this.gateway.isConnected(hostId)) continue;
+      const nics = getVectors(vm.template, 'NIC').filter((n) => n.MAC !== undefined && n.NETWORK_ID !== undefined);
+      if (!nics.some((n) => nicGroupIds(n).some((g) => groupIds.has(g)))) continue;
+      const msg: FrontEndMessage = {
+        t: 'nic-rules',
+        vmId: vm.id,
+        nics: nics.map((n) => ({ nicId: Number(n.NIC_ID ?? '0'), rules: resolve(n) })),
+      };
+      this.gateway.send(hostId, msg);
+    }
   }
 
   /**
@@ -452,7 +503,8 @@ export class LifecycleController implements AgentEvents {
     const nets = overlay
       ? networkHosts(await this.store.objects.list('vm'), await this.store.objects.list('host'))
       : new Map<number, Map<number, string>>();
-    const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1));
+    const rules = hasNics(vm) ? await this.rulesResolver() : undefined;
+    const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1), rules);
     // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
     const command = getString(t, 'COMMAND');
     return {

@@ -1,18 +1,23 @@
-import type { PlanNic } from '../../core/agent-protocol.js';
-import { nicContext, nicPrefixLength } from '../../core/ipam/index.js';
+import type { PlanNic, PlanSecurityRule } from '../../core/agent-protocol.js';
+import { DEFAULT_RULES, formatIpv4, nicContext, nicPrefixLength, parseIpv4 } from '../../core/ipam/index.js';
 import type { PoolObject } from '../../core/model.js';
 import { getString, getVector, getVectors } from '../../core/template/index.js';
 import type { Template, TemplateVector } from '../../core/template/types.js';
+import { DEFAULT_SECGROUP_ID, nicGroupIds, rulesOf } from '../services/secgroup-service.js';
 import { HOLDS_CAPACITY } from './placement.js';
 
 /** The runtime-neutral NIC specs of a VM, from the NICs the lease step filled in. */
-export function planNics(vm: PoolObject<'vm'>, peersOf: (networkId: number) => string[]): PlanNic[] {
+export function planNics(
+  vm: PoolObject<'vm'>,
+  peersOf: (networkId: number) => string[],
+  rulesOf?: (nic: TemplateVector) => PlanSecurityRule[],
+): PlanNic[] {
   return getVectors(vm.template, 'NIC')
     .filter((n) => n.NETWORK_ID !== undefined && n.MAC !== undefined)
-    .map((n) => planNic(n, peersOf(Number(n.NETWORK_ID))));
+    .map((n) => planNic(n, peersOf(Number(n.NETWORK_ID)), rulesOf?.(n)));
 }
 
-function planNic(n: TemplateVector, peers: string[]): PlanNic {
+function planNic(n: TemplateVector, peers: string[], rules: PlanSecurityRule[] | undefined): PlanNic {
   const ips: PlanNic['ips'] = [];
   if (n.IP) ips.push({ address: n.IP, prefixLength: nicPrefixLength(n) });
   if (n.IP6) ips.push({ address: n.IP6, prefixLength: Number(n.PREFIX_LENGTH ?? '64') });
@@ -31,6 +36,7 @@ function planNic(n: TemplateVector, peers: string[]): PlanNic {
   if (n.MTU) nic.mtu = Number(n.MTU);
   if (n.DNS) nic.dns = n.DNS.split(/[\s,]+/).filter(Boolean);
   if (nic.driver === 'vxlan') nic.peers = peers;
+  if (rules) nic.rules = rules;
   return nic;
 }
 
@@ -103,4 +109,45 @@ export function withNetworkRequirements(t: Template): Template {
 /** Host template attributes for the network drivers its agent offers. */
 export function networkFactsTemplate(drivers: readonly string[] | undefined): Record<string, string> {
   return drivers ? { NETWORK_DRIVERS: `,${drivers.join(',')},` } : {};
+}
+
+/**
+ * The rules a NIC's security groups add up to (the default group 0 always
+ * included). A rule naming a network becomes that network's IPv4 ranges.
+ */
+export function nicRules(
+  nic: TemplateVector,
+  groups: ReadonlyMap<number, PoolObject<'secgroup'>>,
+  vnets: ReadonlyMap<number, PoolObject<'vnet'>>,
+): PlanSecurityRule[] {
+  const out: PlanSecurityRule[] = [];
+  for (const id of nicGroupIds(nic)) {
+    const g = groups.get(id);
+    const rules = g ? rulesOf(g.template) : id === DEFAULT_SECGROUP_ID ? DEFAULT_RULES : [];
+    for (const r of rules) {
+      let cidrs = r.addresses;
+      if (r.network_id !== undefined) {
+        const net = vnets.get(r.network_id);
+        cidrs = [
+          ...cidrs,
+          ...(net?.body.ar_pool ?? []).filter((a) => a.ip).map((a) => ipv4Span(a.ip as string, a.size)),
+        ];
+        // A rule for a network that has no IPv4 ranges (or no longer exists) matches nothing.
+        if (cidrs.length === 0) continue;
+      }
+      out.push({
+        direction: r.rule_type,
+        protocol: r.protocol,
+        ports: r.ports,
+        cidrs,
+        ...(r.icmp_type !== undefined ? { icmpType: r.icmp_type } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function ipv4Span(first: string, size: number): string {
+  const n = parseIpv4(first) as number;
+  return size === 1 ? first : `${first}-${formatIpv4(n + size - 1)}`;
 }

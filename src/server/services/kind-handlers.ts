@@ -6,6 +6,7 @@ import type { Template } from '../../core/template/types.js';
 import { parseVmGroupTemplate, vmGroupRef } from '../../core/vm-groups.js';
 import type { TxStore } from '../../store/index.js';
 import { type CreateInput, checkName, type KindHandler, type KindHandlers, ownedBy } from './object-service.js';
+import type { SecgroupService } from './secgroup-service.js';
 import { readTemplate } from './template-input.js';
 import type { UserService } from './user-service.js';
 import type { VmService } from './vm-service.js';
@@ -243,7 +244,12 @@ export async function vmsInGroup(tx: TxStore, groupId: number): Promise<{ vmId: 
   return out;
 }
 
-export function kindHandlers(users: UserService, vms: VmService, nets: VnetService): KindHandlers {
+export function kindHandlers(
+  users: UserService,
+  vms: VmService,
+  nets: VnetService,
+  secgroups: SecgroupService,
+): KindHandlers {
   return {
     user: users.handler,
     group,
@@ -252,6 +258,7 @@ export function kindHandlers(users: UserService, vms: VmService, nets: VnetServi
     datastore,
     image,
     vnet: nets.handler,
+    secgroup: secgroups.handler,
     template: vms.templateHandler,
     vm: vms.vmHandler,
     vmgroup,

@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
+import { objectTable } from './object-table.js';
 
 /**
  * Leases of virtual networks live in their own table, not in the network's
@@ -26,5 +27,18 @@ export const networks: Migration = {
       .execute();
     await db.schema.createIndex('vnet_leases_mac').on('vnet_leases').columns(['vnet_id', 'mac']).unique().execute();
     await db.schema.createIndex('vnet_leases_vm').on('vnet_leases').column('vm_id').execute();
+    // Security groups: the common object row, names unique per owner.
+    await objectTable(db, 'secgroups')
+      .addColumn('json', 'text', (c) => c.notNull().defaultTo(sql`''`))
+      .execute();
+    await db.schema
+      .createIndex('secgroups_name_uid')
+
+      .on('secgroups')
+      .columns(['name', 'uid'])
+      .unique()
+      .execute();
+    await db.schema.createIndex('secgroups_uid').on('secgroups').column('uid').execute();
+    await db.schema.createIndex('secgroups_gid').on('secgroups').column('gid').execute();
   },
 };

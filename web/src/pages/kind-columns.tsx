@@ -12,6 +12,7 @@ export const KIND_INFO: Record<ObjectKind, { path: string; title: string; singul
   image: { path: 'images', title: 'Images', singular: 'image' },
   datastore: { path: 'datastores', title: 'Datastores', singular: 'datastore' },
   vnet: { path: 'vnets', title: 'Virtual Networks', singular: 'virtual network' },
+  secgroup: { path: 'secgroups', title: 'Security Groups', singular: 'security group' },
   cluster: { path: 'clusters', title: 'Clusters', singular: 'cluster' },
   host: { path: 'hosts', title: 'Hosts', singular: 'host' },
   user: { path: 'users', title: 'Users', singular: 'user' },
@@ -81,6 +82,7 @@ export function columnsFor(kind: ObjectKind, ctx: ColumnContext): Column<Any>[] 
   };
   switch (kind) {
     case 'template':
+    case 'secgroup':
       return [...base, ...ownerColumns(), created];
     case 'image': {
       const im = (o: Any) => o as ApiObject<'image'>;
