@@ -8,6 +8,13 @@ import type { HostNetwork, NetworkCapabilities, NetworkDriver } from './types.js
  * hosts, no isolation between networks sharing the uplink).
  */
 export class BridgeDriver implements NetworkDriver {
+  /** Run in this named network namespace instead of the agent's (conformance tests). */
+  private readonly ns: string | undefined;
+
+  constructor(options: { netns?: string } = {}) {
+    this.ns = options.netns;
+  }
+
   readonly capabilities: NetworkCapabilities = Object.freeze({
     name: 'bridge',
     overlay: false,
@@ -18,34 +25,34 @@ export class BridgeDriver implements NetworkDriver {
   async probe(signal: AbortSignal): Promise<ProbeResult> {
     const name = probeName('oebp');
     try {
-      await ip(['link', 'add', 'name', name, 'type', 'bridge'], signal);
+      await ip(['link', 'add', 'name', name, 'type', 'bridge'], signal, this.ns);
       return { usable: true };
     } catch (err) {
       return { usable: false, reason: `cannot create a Linux bridge: ${String(err)}` };
     } finally {
-      await deleteLink(name, signal).catch(() => undefined);
+      await deleteLink(name, signal, this.ns).catch(() => undefined);
     }
   }
 
   async ensure(net: HostNetwork, signal: AbortSignal): Promise<void> {
-    await ensureBridge(net.bridge, signal);
-    if (net.phydev) await ip(['link', 'set', 'dev', net.phydev, 'master', net.bridge, 'up'], signal);
+    await ensureBridge(net.bridge, signal, this.ns);
+    if (net.phydev) await ip(['link', 'set', 'dev', net.phydev, 'master', net.bridge, 'up'], signal, this.ns);
   }
 
   async attach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void> {
-    await ip(['link', 'set', 'dev', port, 'master', net.bridge, 'up'], signal);
+    await ip(['link', 'set', 'dev', port, 'master', net.bridge, 'up'], signal, this.ns);
   }
 
   async setPeers(): Promise<void> {}
 
   async remove(net: HostNetwork, signal: AbortSignal): Promise<void> {
-    if (net.phydev && (await linkExists(net.phydev, signal))) {
-      await ip(['link', 'set', 'dev', net.phydev, 'nomaster'], signal).catch(() => undefined);
+    if (net.phydev && (await linkExists(net.phydev, signal, this.ns))) {
+      await ip(['link', 'set', 'dev', net.phydev, 'nomaster'], signal, this.ns).catch(() => undefined);
     }
-    await deleteLink(net.bridge, signal);
+    await deleteLink(net.bridge, signal, this.ns);
   }
 
   present(net: HostNetwork, signal: AbortSignal): Promise<boolean> {
-    return linkExists(net.bridge, signal);
+    return linkExists(net.bridge, signal, this.ns);
   }
 }

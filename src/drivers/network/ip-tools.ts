@@ -1,13 +1,18 @@
 import { CommandError, runCommand } from '../runtime/exec.js';
 
-/** `ip …` in the agent's network namespace; argv only. */
-export async function ip(args: readonly string[], signal: AbortSignal): Promise<string> {
-  return (await runCommand(['ip', ...args], signal)).stdout;
+/** `ip …` in the agent's network namespace (or in `ns`, a named one); argv only. */
+export async function ip(args: readonly string[], signal: AbortSignal, ns?: string): Promise<string> {
+  return (await runCommand(['ip', ...(ns ? ['-n', ns] : []), ...args], signal)).stdout;
 }
 
-export async function linkExists(name: string, signal: AbortSignal): Promise<boolean> {
+/** `bridge …`, like ip(). */
+export async function bridgeCmd(args: readonly string[], signal: AbortSignal, ns?: string): Promise<string> {
+  return (await runCommand(['bridge', ...(ns ? ['-n', ns] : []), ...args], signal)).stdout;
+}
+
+export async function linkExists(name: string, signal: AbortSignal, ns?: string): Promise<boolean> {
   try {
-    await ip(['link', 'show', 'dev', name], signal);
+    await ip(['link', 'show', 'dev', name], signal, ns);
     return true;
   } catch (err) {
     if (err instanceof CommandError) return false;
@@ -16,26 +21,26 @@ export async function linkExists(name: string, signal: AbortSignal): Promise<boo
 }
 
 /** Deletes a link; a link that is already gone is fine. */
-export async function deleteLink(name: string, signal: AbortSignal): Promise<void> {
-  if (await linkExists(name, signal)) await ip(['link', 'del', 'dev', name], signal);
+export async function deleteLink(name: string, signal: AbortSignal, ns?: string): Promise<void> {
+  if (await linkExists(name, signal, ns)) await ip(['link', 'del', 'dev', name], signal, ns);
 }
 
 /** Creates a Linux bridge if missing and brings it up. */
-export async function ensureBridge(name: string, signal: AbortSignal): Promise<void> {
-  if (!(await linkExists(name, signal))) {
+export async function ensureBridge(name: string, signal: AbortSignal, ns?: string): Promise<void> {
+  if (!(await linkExists(name, signal, ns))) {
     try {
-      await ip(['link', 'add', 'name', name, 'type', 'bridge'], signal);
+      await ip(['link', 'add', 'name', name, 'type', 'bridge'], signal, ns);
     } catch (err) {
       // Another plan created it meanwhile.
-      if (!(await linkExists(name, signal))) throw err;
+      if (!(await linkExists(name, signal, ns))) throw err;
     }
   }
-  await ip(['link', 'set', 'dev', name, 'up'], signal);
+  await ip(['link', 'set', 'dev', name, 'up'], signal, ns);
 }
 
 /** The interface of the default route (the uplink), if any. */
-export async function defaultInterface(signal: AbortSignal): Promise<string | undefined> {
-  const out = await ip(['-j', 'route', 'show', 'default'], signal).catch(() => '[]');
+export async function defaultInterface(signal: AbortSignal, ns?: string): Promise<string | undefined> {
+  const out = await ip(['-j', 'route', 'show', 'default'], signal, ns).catch(() => '[]');
   const routes = JSON.parse(out || '[]') as { dev?: string }[];
   return routes[0]?.dev;
 }

@@ -1,6 +1,5 @@
-import { runCommand } from '../runtime/exec.js';
 import type { ProbeResult } from '../runtime/types.js';
-import { deleteLink, ensureBridge, ip, linkExists, probeName } from './ip-tools.js';
+import { bridgeCmd, deleteLink, ensureBridge, ip, linkExists, probeName } from './ip-tools.js';
 import type { HostNetwork, NetworkCapabilities, NetworkDriver } from './types.js';
 
 const VXLAN_PORT = '4789';
@@ -17,6 +16,13 @@ export const vxlanDevice = (net: HostNetwork) => `onevx${net.vlanId ?? net.netwo
  * join and leave (`net-peers`). MTU inside is the underlay's minus 50.
  */
 export class VxlanDriver implements NetworkDriver {
+  /** Run in this named network namespace instead of the agent's (conformance tests). */
+  private readonly ns: string | undefined;
+
+  constructor(options: { netns?: string } = {}) {
+    this.ns = options.netns;
+  }
+
   readonly capabilities: NetworkCapabilities = Object.freeze({
     name: 'vxlan',
     overlay: true,
@@ -27,49 +33,49 @@ export class VxlanDriver implements NetworkDriver {
   async probe(signal: AbortSignal): Promise<ProbeResult> {
     const name = probeName('oexp');
     try {
-      await ip(['link', 'add', 'name', name, 'type', 'vxlan', 'id', '1', 'dstport', VXLAN_PORT], signal);
+      await ip(['link', 'add', 'name', name, 'type', 'vxlan', 'id', '1', 'dstport', VXLAN_PORT], signal, this.ns);
       return { usable: true };
     } catch (err) {
       return { usable: false, reason: `cannot create a VXLAN device: ${String(err)}` };
     } finally {
-      await deleteLink(name, signal).catch(() => undefined);
+      await deleteLink(name, signal, this.ns).catch(() => undefined);
     }
   }
 
   async ensure(net: HostNetwork, signal: AbortSignal): Promise<void> {
-    await ensureBridge(net.bridge, signal);
+    await ensureBridge(net.bridge, signal, this.ns);
     const dev = vxlanDevice(net);
-    if (!(await linkExists(dev, signal))) {
+    if (!(await linkExists(dev, signal, this.ns))) {
       const args = ['link', 'add', 'name', dev, 'type', 'vxlan', 'id', String(net.vlanId ?? net.networkId)];
       args.push('dstport', VXLAN_PORT, 'nolearning');
       if (net.localAddress) args.push('local', net.localAddress);
       if (net.phydev) args.push('dev', net.phydev);
-      await ip(args, signal);
+      await ip(args, signal, this.ns);
     }
-    await ip(['link', 'set', 'dev', dev, 'master', net.bridge, 'up'], signal);
+    await ip(['link', 'set', 'dev', dev, 'master', net.bridge, 'up'], signal, this.ns);
   }
 
   async attach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void> {
-    await ip(['link', 'set', 'dev', port, 'master', net.bridge, 'up'], signal);
+    await ip(['link', 'set', 'dev', port, 'master', net.bridge, 'up'], signal, this.ns);
   }
 
   /** Makes the flood list exactly `peers`: appends new ones, deletes ones that left. */
   async setPeers(net: HostNetwork, peers: readonly string[], signal: AbortSignal): Promise<void> {
     const dev = vxlanDevice(net);
-    if (!(await linkExists(dev, signal))) return;
+    if (!(await linkExists(dev, signal, this.ns))) return;
     const current = await this.peers(net, signal);
     const want = new Set(peers.filter((p) => p !== net.localAddress));
     for (const p of want) {
-      if (!current.includes(p)) await runCommand(['bridge', 'fdb', 'append', ALL_ZERO, 'dev', dev, 'dst', p], signal);
+      if (!current.includes(p)) await bridgeCmd(['fdb', 'append', ALL_ZERO, 'dev', dev, 'dst', p], signal, this.ns);
     }
     for (const p of current) {
-      if (!want.has(p)) await runCommand(['bridge', 'fdb', 'del', ALL_ZERO, 'dev', dev, 'dst', p], signal);
+      if (!want.has(p)) await bridgeCmd(['fdb', 'del', ALL_ZERO, 'dev', dev, 'dst', p], signal, this.ns);
     }
   }
 
   /** The flood list as the kernel has it. */
   async peers(net: HostNetwork, signal: AbortSignal): Promise<string[]> {
-    const out = (await runCommand(['bridge', '-j', 'fdb', 'show', 'dev', vxlanDevice(net)], signal)).stdout;
+    const out = await bridgeCmd(['-j', 'fdb', 'show', 'dev', vxlanDevice(net)], signal, this.ns);
     const rows = JSON.parse(out || '[]') as { mac?: string; dst?: string }[];
     return rows
       .filter((r) => r.mac === ALL_ZERO && r.dst)
@@ -78,11 +84,11 @@ export class VxlanDriver implements NetworkDriver {
   }
 
   async remove(net: HostNetwork, signal: AbortSignal): Promise<void> {
-    await deleteLink(vxlanDevice(net), signal);
-    await deleteLink(net.bridge, signal);
+    await deleteLink(vxlanDevice(net), signal, this.ns);
+    await deleteLink(net.bridge, signal, this.ns);
   }
 
   async present(net: HostNetwork, signal: AbortSignal): Promise<boolean> {
-    return (await linkExists(net.bridge, signal)) || (await linkExists(vxlanDevice(net), signal));
+    return (await linkExists(net.bridge, signal, this.ns)) || (await linkExists(vxlanDevice(net), signal, this.ns));
   }
 }
