@@ -7,6 +7,7 @@ import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import { Channel } from './channel.js';
+import { DiskManager } from './disks.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
@@ -23,16 +24,28 @@ interface AgentArgs {
   stateDir: string;
   runtimes: string[];
   logLevel: string;
+  /** Image cache size limit, MB (0 = none). */
+  imageCacheMb: number;
+  /** Drop and resume an image transfer that receives nothing for this long, seconds. */
+  imageStallSeconds: number;
 }
 
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
-                     [--runtimes crun,runc,mock] [--log-level info]`;
+                     [--runtimes crun,runc,mock] [--log-level info]
+                     [--image-cache-mb MB] [--image-stall-timeout SECONDS]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
     stateDir: process.env.ONEEDGE_AGENT_STATE ?? '/var/lib/oneedge-agent',
     runtimes: ['crun', 'runc'],
     logLevel: process.env.ONEEDGE_LOG_LEVEL ?? 'info',
+    imageCacheMb: 0,
+    imageStallSeconds: 30,
+  };
+  const count = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new OneError('E_VALIDATION', `${flag} must be a whole number, got '${v}'`);
+    return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -48,6 +61,8 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--state-dir') args.stateDir = take();
     else if (flag === '--runtimes') args.runtimes = take().split(',').filter(Boolean);
     else if (flag === '--log-level') args.logLevel = take();
+    else if (flag === '--image-cache-mb') args.imageCacheMb = count(flag, take());
+    else if (flag === '--image-stall-timeout') args.imageStallSeconds = Math.max(1, count(flag, take()));
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
@@ -117,9 +132,15 @@ export async function main(argv: string[]): Promise<void> {
 
   const registry = await WorkloadRegistry.open(args.stateDir);
   const outbox = await Outbox.open(args.stateDir);
-  const images = new ImageCache(join(args.stateDir, 'images'), id, hostLog.child({ component: 'images' }));
+  let executor: PlanExecutor | null = null;
+  const images = new ImageCache(join(args.stateDir, 'images'), id, hostLog.child({ component: 'images' }), {
+    limitBytes: args.imageCacheMb * 1024 * 1024,
+    stallMs: args.imageStallSeconds * 1000,
+    inUse: () => executor?.imagesInUse() ?? new Set(),
+  });
+  const disks = new DiskManager(images, id, hostLog.child({ component: 'disks' }));
   let channel: Channel | null = null;
-  const executor = new PlanExecutor(args.stateDir, runtimes, registry, images, () => channel as Channel, hostLog);
+  executor = new PlanExecutor(args.stateDir, runtimes, registry, images, () => channel as Channel, hostLog, disks);
   await executor.recoverAll();
   channel = new Channel(
     id,

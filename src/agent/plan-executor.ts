@@ -7,6 +7,7 @@ import type { FrontEndMessage, PlanOp, WorkloadReport } from '../core/agent-prot
 import { isOneError, OneError } from '../core/errors.js';
 import type { RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
+import type { DiskManager, PreparedDisk } from './disks.js';
 import type { ImageCache } from './image-cache.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
 
@@ -44,7 +45,15 @@ export class PlanExecutor {
     private readonly images: ImageCache,
     private readonly channel: () => Channel,
     private readonly log: Logger,
+    private readonly disks?: DiskManager,
   ) {}
+
+  /** sha256 of every image some workload on this host uses (the cache never evicts them). */
+  imagesInUse(): Set<string> {
+    const used = new Set<string>();
+    for (const r of this.registry.all()) for (const sha of r.images ?? []) used.add(sha);
+    return used;
+  }
 
   start(): void {
     this.watcher = setInterval(() => void this.checkExits(), EXIT_POLL_MS);
@@ -180,7 +189,7 @@ export class PlanExecutor {
       case 'epilog-stop':
       case 'epilog-undeploy':
       case 'cleanup':
-        await this.destroy(plan.vmId, signal);
+        await this.destroy(plan.vmId, signal, op === 'cleanup' ? [] : (plan.spec.disks ?? []));
         return { vmId: plan.vmId, state: 'missing' };
       case 'migrate-live':
         throw new OneError('E_DRIVER_UNSUPPORTED', 'live migration is not supported by container runtimes');
@@ -191,24 +200,46 @@ export class PlanExecutor {
     this.driver(plan.spec.runtime);
     const workDir = join(this.stateDir, 'vms', String(plan.vmId));
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    if (plan.spec.image) await this.images.rootfs(plan.spec.image, signal);
+    const images = [
+      ...(plan.spec.image ? [plan.spec.image.sha256] : []),
+      ...(plan.spec.disks ?? []).flatMap((d) => (d.sha256 ? [d.sha256] : [])),
+    ];
     const existing = this.registry.get(plan.vmId);
-    if (existing) return existing;
-    const record: WorkloadRecord = {
-      vmId: plan.vmId,
-      runtime: plan.spec.runtime,
-      workDir,
-      handle: null,
-      desired: 'stopped',
-      pid: null,
-    };
-    await this.registry.put(record);
-    return record;
+    // Recorded before the transfer starts, so an eviction meanwhile cannot take these images.
+    if (existing) await this.registry.patch(plan.vmId, { images: [...new Set(images)] });
+    else {
+      await this.registry.put({
+        vmId: plan.vmId,
+        runtime: plan.spec.runtime,
+        workDir,
+        handle: null,
+        desired: 'stopped',
+        pid: null,
+        images: [...new Set(images)],
+      });
+    }
+    if (plan.spec.image) await this.images.rootfs(plan.spec.image, signal);
+    await this.stageDisks(plan, workDir, signal);
+    return this.registry.get(plan.vmId) as WorkloadRecord;
+  }
+
+  /** Fetches and stages the VM's disks (idempotent); containers get raw filesystems mounted. */
+  private async stageDisks(plan: Plan, workDir: string, signal: AbortSignal): Promise<PreparedDisk[]> {
+    const disks = plan.spec.disks ?? [];
+    if (!this.disks || disks.length === 0) return [];
+    return this.disks.prepare(workDir, disks, this.driver(plan.spec.runtime).capabilities.kind, signal);
+  }
+
+  private async diskMounts(plan: Plan, record: WorkloadRecord, signal: AbortSignal) {
+    if (!this.disks || this.driver(record.runtime).capabilities.kind !== 'container') return [];
+    const prepared = await this.stageDisks(plan, record.workDir, signal);
+    return this.disks.mountAll(record.workDir, prepared);
   }
 
   private async boot(plan: Plan, signal: AbortSignal): Promise<WorkloadReport> {
     const record = this.registry.get(plan.vmId) ?? (await this.prolog(plan, signal));
     const driver = this.driver(record.runtime);
+    const mounts = await this.diskMounts(plan, record, signal);
     let handle = record.handle;
     if (handle) {
       const status = await driver.inspect(handle, signal);
@@ -221,7 +252,10 @@ export class PlanExecutor {
     if (!handle) {
       if (!plan.spec.image) throw new OneError('E_DRIVER_FAILED', `VM ${plan.vmId} has no image to boot from`);
       const rootfs = await this.images.rootfs(plan.spec.image, signal);
-      handle = await driver.create(this.workloadSpec(plan, record, rootfs), signal);
+      handle = await driver.create(
+        { ...this.workloadSpec(plan, record, rootfs), ...(mounts.length ? { mounts } : {}) },
+        signal,
+      );
       await this.registry.patch(record.vmId, { handle });
     }
     handle = await driver.start(handle, signal);
@@ -249,13 +283,22 @@ export class PlanExecutor {
     };
   }
 
-  private async destroy(vmId: number, signal: AbortSignal): Promise<void> {
+  private async destroy(
+    vmId: number,
+    signal: AbortSignal,
+    copyBack: NonNullable<Plan['spec']['disks']> = [],
+  ): Promise<void> {
     const r = this.registry.get(vmId);
     if (r) {
       await this.registry.patch(vmId, { desired: 'stopped' });
       if (r.handle) await this.driver(r.runtime).destroy(r.handle, signal);
     }
     const workDir = join(this.stateDir, 'vms', String(vmId));
+    if (this.disks) {
+      // Unmount first: the directory goes below, and a persistent disk must be quiet before it is read.
+      await this.disks.unmountAll(workDir);
+      await this.disks.copyBack(workDir, copyBack, signal);
+    }
     if (existsSync(workDir)) await rm(workDir, { recursive: true, force: true });
     await this.registry.remove(vmId);
   }

@@ -13,6 +13,8 @@ export interface WorkloadRecord {
   desired: 'running' | 'stopped';
   /** The last pid seen, to notice exits cheaply. */
   pid: number | null;
+  /** sha256 of every cached image the workload uses (never evicted while the record exists). */
+  images?: string[];
 }
 
 /**

@@ -57,6 +57,33 @@ export interface PlanSpec {
   action: string | null;
   /** Graceful stop timeout, ms. */
   stopTimeoutMs: number;
+  /**
+   * Every DISK of the VM, runtime-neutral: image disks (fetched into the
+   * host's cache and verified) and volatile ones (created on the host).
+   * Containers mount raw filesystem disks at `/mnt/<target>`; microVMs attach
+   * them as virtio-blk drives. Absent from older front-ends.
+   */
+  disks?: PlanDisk[];
+}
+
+export interface PlanDisk {
+  /** DISK_ID: the disk's index in the template. */
+  diskId: number;
+  /** The image behind the disk; null for a volatile disk. */
+  imageId: number | null;
+  sha256: string | null;
+  sizeBytes: number;
+  /** raw | qcow2 | rootfs-tar | iso (image content), or the volatile disk's format. */
+  format: string;
+  /** Image TYPE (OS, CDROM, DATABLOCK, KERNEL, RAMDISK, CONTEXT) or the volatile TYPE (fs, swap). */
+  type: string;
+  /** Device name: vda, vdb, … (TARGET, else assigned in order). */
+  target: string;
+  /** Changes are copied back to the image at EPILOG (the VM holds it USED_PERS). */
+  persistent: boolean;
+  readonly: boolean;
+  /** A volatile disk: size and filesystem to create on the host. */
+  volatile?: { sizeMb: number; fs: string };
 }
 
 export interface WorkloadReport {

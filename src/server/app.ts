@@ -16,9 +16,11 @@ import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
+import { checkImagePath, DATABLOCK_FILESYSTEMS, ImageService } from './images/image-service.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
+import { registerImageRoutes } from './routes/image-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
@@ -56,6 +58,7 @@ export interface AppContext {
   events: EventHub;
   version: string;
   agents: AgentServices | null;
+  images: ImageService;
 }
 
 /** Routes reachable without a token. */
@@ -86,10 +89,22 @@ export async function buildApp(
   const sessions = new Sessions(store, config.tokenTtlSeconds);
   const users = new UserService(store, sessions, config.scryptCost);
   const vms = new VmService(store);
-  const objects = new ObjectService(store, kindHandlers(users, vms));
+  let images: ImageService | undefined;
+  const objects = new ObjectService(
+    store,
+    kindHandlers(users, vms, {
+      freeBytes: (dsId) => (images as ImageService).freeBytes(dsId),
+      noteDelete: (image) => images?.noteDelete(image),
+      checkPath: (raw) => checkImagePath(raw, config.allowInternalImageUrls),
+      filesystems: DATABLOCK_FILESYSTEMS,
+    }),
+  );
+  images = new ImageService(store, objects, config.dataDir, logger.child({ component: 'images' }), {
+    allowInternalUrls: config.allowInternalImageUrls,
+  });
   vms.bind(objects);
   const events = new EventHub(store);
-  const ctx: AppContext = { config, store, sessions, objects, users, vms, events, version, agents };
+  const ctx: AppContext = { config, store, sessions, objects, users, vms, events, version, agents, images };
 
   await app.register(swagger, {
     openapi: {
@@ -135,11 +150,16 @@ export async function buildApp(
       registerVmRoutes(api, ctx);
       registerSchedActionRoutes(api, ctx);
       registerHostRoutes(api, ctx);
+      registerImageRoutes(api, ctx);
       registerEventRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
-  app.addHook('onClose', async () => events.close());
+  await images.start();
+  app.addHook('onClose', async () => {
+    images?.stop();
+    await events.close();
+  });
   return { app, ctx };
 }
 

@@ -10,7 +10,7 @@ import type {
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
 import type { PoolObject, VmBody } from '../../core/model.js';
 import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
-import { getString, getVector, getVectors } from '../../core/template/index.js';
+import { getString, getVector } from '../../core/template/index.js';
 import {
   applyDriverResult,
   applyObserved,
@@ -20,10 +20,12 @@ import {
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
+import { releaseImages } from '../services/image-usage.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
+import { planDisks } from './plan-disks.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -390,6 +392,7 @@ export class LifecycleController implements AgentEvents {
       last_action: t.context.lastAction ?? null,
     };
     applyTransitionEffects(body, t, now);
+    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, vm.template);
     await tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
       state: VM_STATES[t.to.state],
@@ -404,11 +407,11 @@ export class LifecycleController implements AgentEvents {
     const offered = host?.body.facts?.runtimes ?? [];
     const wanted = getString(t, 'RUNTIME');
     const runtime = wanted ?? RUNTIME_PREFERENCE.find((r) => offered.includes(r)) ?? offered[0] ?? 'crun';
-    const diskImage = getVectors(t, 'DISK')
-      .map((d) => d.IMAGE_ID)
-      .find((id) => id !== undefined);
-    const imageId = diskImage !== undefined ? Number(diskImage) : this.options.defaultImageId();
-    const image = imageId === undefined ? undefined : await this.store.objects.get('image', imageId);
+    const disks = await planDisks(this.store, t);
+    // The root filesystem: the first rootfs-tarball disk, else the built-in base image.
+    const rootDisk = disks.find((d) => d.format === 'rootfs-tar' && d.imageId !== null);
+    const imageId = rootDisk?.imageId ?? this.options.defaultImageId();
+    const image = imageId == null ? undefined : await this.store.objects.get('image', imageId);
     const context = { ...(getVector(t, 'CONTEXT') ?? {}) };
     // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
     const command = getString(t, 'COMMAND');
@@ -426,6 +429,7 @@ export class LifecycleController implements AgentEvents {
       context,
       action: vm.body.last_action,
       stopTimeoutMs: this.options.stopTimeoutMs,
+      ...(disks.length > 0 ? { disks } : {}),
     };
   }
 }
