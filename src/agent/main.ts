@@ -146,7 +146,7 @@ export async function main(argv: string[]): Promise<void> {
     id,
     outbox,
     {
-      facts: () => hostFacts([...runtimes.keys()], unusable),
+      facts: () => hostFacts([...runtimes.keys()], unusable, args.stateDir),
       inventory: () => executor.inventory(),
       plan: (p) => executor.submit(p),
       readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),

@@ -117,6 +117,8 @@ export interface HostFacts {
   unusable: Record<string, string>;
   /** NUMA topology (empty when the host reports none). */
   numa?: NumaNodeFacts[];
+  /** The local system datastore: the filesystem of the agent's state dir (VM dirs, image cache). */
+  systemDs?: { totalMb: number; freeMb: number };
 }
 
 export type AgentMessage =

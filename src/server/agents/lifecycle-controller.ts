@@ -26,6 +26,7 @@ import type { AgentEvents, AgentGateway } from './agent-gateway.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 import { planDisks } from './plan-disks.js';
+import { withSystemDatastores } from './system-ds.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -297,12 +298,21 @@ export class LifecycleController implements AgentEvents {
    */
   private async schedulePass(): Promise<void> {
     this.pendingDirty = false;
-    const [hosts, vms, groups] = await Promise.all([
+    const [hosts, vms, groups, images, systemDs] = await Promise.all([
       this.store.objects.list('host'),
       this.store.objects.list('vm'),
       this.store.objects.list('vmgroup'),
+      this.store.objects.list('image'),
+      this.store.objects.get('datastore', 0),
     ]);
-    const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups);
+    const byHost = new Map(hosts.map((h) => [h.id, h.body.facts]));
+    const snapshot = withSystemDatastores(
+      buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups),
+      vms,
+      images,
+      systemDs,
+      (id) => byHost.get(id),
+    );
     if (snapshot.vms.length === 0) return;
     const plan = schedule(snapshot, this.options.scheduler ?? {});
     const seen = new Map(vms.map((v) => [v.id, v.revision]));
