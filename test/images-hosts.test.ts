@@ -269,6 +269,55 @@ describe('images on edge hosts: transfer once, resume, verify, copy-on-write, pe
     assert.ok(existsSync(join(cacheDir(h2, small.sha256), 'rootfs')));
   });
 
+  test('datablock and volatile disks are mounted in the container; disk-saveas makes new images of them', async () => {
+    const h2 = agents[1] as TestAgent;
+    const small = images.small as (typeof images)['small'] & {};
+    const db = await api.post('/api/v1/images', { name: 'scratch', template: 'TYPE = DATABLOCK\nSIZE = 8\nFS = ext4' });
+    const dbReady = await waitFor('datablock ready', async () => {
+      const r = (await api.get(`/api/v1/images/${db.body.id}`)).body;
+      return r.state === 'READY' ? r : undefined;
+    });
+    const [id] = await instantiate(
+      `NAME = disks\nMEMORY = 32\nCPU = 0.1\nSCHED_REQUIREMENTS = "ID = ${h2.hostId}"\n` +
+        `DISK = [ IMAGE_ID = ${small.id} ]\nDISK = [ IMAGE_ID = ${db.body.id} ]\nDISK = [ TYPE = fs, SIZE = 8 ]\n` +
+        'CONTEXT = [ START_SCRIPT = "echo saved > /mnt/vdb/hello\necho root > /rootfile\necho vol > /mnt/vdc/v\nsync\nwhile :; do sleep 1; done" ]',
+    );
+    const v = await waitRunning(id as number);
+    const root = `/proc/${pidOf(v)}/root`;
+    await waitFor('VM wrote its files', async () => existsSync(`${root}/mnt/vdc/v`));
+    assert.equal(readFileSync(`${root}/mnt/vdb/hello`, 'utf8'), 'saved\n', 'the datablock is mounted read-write');
+    assert.equal(readFileSync(`${root}/mnt/vdc/v`, 'utf8'), 'vol\n', 'the volatile disk is an ext4 filesystem');
+
+    const saved = await api.post(`/api/v1/vms/${id}/disks/1/saveas`, { name: 'scratch-saved' });
+    assert.equal(saved.status, 201, JSON.stringify(saved.body));
+    const savedImg = await waitFor('saved image ready', async () => {
+      const r = (await api.get(`/api/v1/images/${saved.body.id}`)).body;
+      if (r.state === 'ERROR') throw new Error(r.error);
+      return r.state === 'READY' ? r : undefined;
+    });
+    assert.notEqual(savedImg.sha256, dbReady.sha256);
+    const { stdout } = await run('debugfs', ['-R', 'cat /hello', savedImg.source]);
+    assert.equal(stdout, 'saved\n', 'the new image holds what the VM wrote');
+    assert.equal(
+      (await api.get(`/api/v1/images/${db.body.id}`)).body.sha256,
+      dbReady.sha256,
+      'the original is unchanged',
+    );
+
+    const rootSaved = await api.post(`/api/v1/vms/${id}/disks/0/saveas`, { name: 'root-saved' });
+    const rootImg = await waitFor('saved root ready', async () => {
+      const r = (await api.get(`/api/v1/images/${rootSaved.body.id}`)).body;
+      if (r.state === 'ERROR') throw new Error(r.error);
+      return r.state === 'READY' ? r : undefined;
+    });
+    assert.equal(rootImg.format, 'rootfs-tar');
+    const listing = (await run('tar', ['-tf', rootImg.source], { maxBuffer: 64 << 20 })).stdout;
+    assert.match(listing, /^\.\/rootfile$/m, 'the container root with its changes');
+    const bad = await api.post(`/api/v1/vms/${id}/disks/9/saveas`, { name: 'nope' });
+    assert.equal(bad.body.error.code, 'E_NOT_FOUND');
+    await terminate([id as number]);
+  });
+
   test('a persistent image modified inside a VM keeps the change after undeploy and resume on another host', async () => {
     const [h1, h2] = agents as [TestAgent, TestAgent];
     const created = await api.post('/api/v1/images', {

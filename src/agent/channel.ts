@@ -17,6 +17,8 @@ export interface ChannelHandlers {
   inventory(): Promise<WorkloadReport[]>;
   plan(msg: Extract<FrontEndMessage, { t: 'plan' }>): void;
   readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
+  /** Uploads a VM's disk to a new image (disk save-as). */
+  saveDisk?(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void>;
 }
 
 export interface ChannelOptions {
@@ -156,6 +158,14 @@ export class Channel {
             }),
         );
         return;
+      case 'disk-saveas': {
+        const save = this.handlers.saveDisk?.(msg) ?? Promise.reject(new Error('disk save-as is not supported'));
+        void save.then(
+          () => this.sendRaw({ t: 'disk-saved', reqId: msg.reqId, vmId: msg.vmId }),
+          (err: unknown) => this.sendRaw({ t: 'disk-saved', reqId: msg.reqId, vmId: msg.vmId, error: String(err) }),
+        );
+        return;
+      }
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');
         return;

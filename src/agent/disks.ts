@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -148,6 +148,48 @@ export class DiskManager {
           await new Promise((r) => setTimeout(r, 500 * attempt));
         }
       }
+    }
+  }
+
+  /**
+   * Disk save-as: a consistent copy of the VM's disk as it is now (flushed,
+   * then reflinked; qcow2 overlays flattened; root filesystems packed from
+   * the mounted overlay) uploaded to the new image.
+   */
+  async saveAs(vmDir: string, disk: PlanDisk, imageId: number, signal: AbortSignal): Promise<void> {
+    const tmp = join(vmDir, `saveas-${imageId}.tmp`);
+    try {
+      if (disk.format === 'rootfs-tar') {
+        const merged = join(vmDir, 'workload', 'rootfs-merged');
+        if (!(await isMounted(merged))) {
+          throw new OneError(
+            'E_DRIVER_FAILED',
+            `the root filesystem of this VM is not mounted (is it running or powered off?)`,
+          );
+        }
+        await run('tar', ['-C', merged, '--one-file-system', '-cf', tmp, '.']);
+      } else {
+        const own = join(vmDir, 'disks', `disk.${disk.diskId}`);
+        await run('sync', []);
+        if (existsSync(`${own}.qcow2`)) {
+          await run('qemu-img', [
+            'convert',
+            '-q',
+            '-O',
+            disk.format === 'qcow2' ? 'qcow2' : 'raw',
+            `${own}.qcow2`,
+            tmp,
+          ]);
+        } else if (existsSync(own)) {
+          await copyFile(own, tmp, constants.COPYFILE_FICLONE);
+        } else {
+          throw new OneError('E_DRIVER_FAILED', `disk ${disk.diskId} has no writable copy on this host`);
+        }
+      }
+      const size = (await stat(tmp)).size;
+      await this.upload(imageId, tmp, size, await sha256File(tmp), signal);
+    } finally {
+      await rm(tmp, { force: true });
     }
   }
 

@@ -150,6 +150,7 @@ export async function main(argv: string[]): Promise<void> {
       inventory: () => executor.inventory(),
       plan: (p) => executor.submit(p),
       readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),
+      saveDisk: (m) => executor.saveDisk(m),
     },
     hostLog.child({ component: 'channel' }),
     { minBackoffMs: 500, maxBackoffMs: 30_000 },

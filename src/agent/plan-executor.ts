@@ -76,6 +76,15 @@ export class PlanExecutor {
     });
   }
 
+  /** `disk-saveas`: uploads one of a VM's disks, as it is now, to a new image. */
+  async saveDisk(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void> {
+    if (!this.disks) throw new OneError('E_DRIVER_UNSUPPORTED', 'this agent cannot save disks');
+    const workDir = join(this.stateDir, 'vms', String(msg.vmId));
+    if (!this.registry.get(msg.vmId)) throw new OneError('E_DRIVER_FAILED', `VM ${msg.vmId} has no workload here`);
+    await this.disks.saveAs(workDir, msg.disk, msg.imageId, this.abort.signal);
+    this.log.info({ vmId: msg.vmId, diskId: msg.disk.diskId, imageId: msg.imageId }, 'disk saved as a new image');
+  }
+
   /** The last `maxBytes` of a VM's console log (stdout/stderr of its workload). */
   async readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }> {
     const path = join(this.stateDir, 'vms', String(vmId), 'console.log');

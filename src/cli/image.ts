@@ -85,7 +85,7 @@ async function uploadWithProgress(ctx: CliContext, one: OneEdgeClient, id: numbe
 }
 
 /** Polls an image in LOCKED (import, mkfs, clone) and draws its progress until it settles. */
-async function waitReady(ctx: CliContext, one: OneEdgeClient, id: number): Promise<ApiObject<'image'>> {
+export async function waitReady(ctx: CliContext, one: OneEdgeClient, id: number): Promise<ApiObject<'image'>> {
   const started = ctx.io.now();
   for (;;) {
     const img = await one.get('image', id);

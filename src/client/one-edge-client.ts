@@ -296,6 +296,13 @@ export class OneEdgeClient {
     return this.http.request('POST', `/images/${checkId(id)}/actions/${action}`);
   }
 
+  /** `onevm disk-saveas`: a new image made from a VM's disk; LOCKED until the host uploaded it. */
+  async diskSaveAs(vmId: number, diskId: number, name: string): Promise<ApiObject<'image'>> {
+    return this.http.request('POST', `/vms/${checkId(vmId)}/disks/${checkId(diskId, 'disk_id')}/saveas`, {
+      body: { name },
+    });
+  }
+
   /** Per-host download counters of an image (since the front-end started). */
   async imageTransfers(id: number): Promise<{
     image_id: number;

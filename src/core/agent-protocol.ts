@@ -135,13 +135,17 @@ export type AgentMessage =
     }
   | { t: 'event'; seq: number; vmId: number; workload: WorkloadReport; reason: string }
   /** Answer to read-log: no sequence number, it changes nothing. */
-  | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string };
+  | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string }
+  /** Answer to disk-saveas, after the disk was uploaded to the new image (or why not). */
+  | { t: 'disk-saved'; reqId: string; vmId: number; error?: string };
 
 export type FrontEndMessage =
   | { t: 'welcome'; protocol: number; hostId: number; lastAgentSeq: number; heartbeatMs: number }
   | { t: 'plan'; planId: string; vmId: number; op: PlanOp; spec: PlanSpec }
   | { t: 'ack'; seq: number }
   | { t: 'read-log'; reqId: string; vmId: number; maxBytes: number }
+  /** Upload a VM's disk (as it is now) to a new image: `onevm disk-saveas`. */
+  | { t: 'disk-saveas'; reqId: string; vmId: number; imageId: number; disk: PlanDisk }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -169,6 +173,8 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
       return typeof o.reqId === 'string' && isId(o.vmId) && typeof o.data === 'string'
         ? (o as AgentMessage)
         : undefined;
+    case 'disk-saved':
+      return typeof o.reqId === 'string' && isId(o.vmId) ? (o as AgentMessage) : undefined;
     default:
       return undefined;
   }
@@ -190,6 +196,9 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
   if (o.t === 'ack' && isSeq(o.seq)) return o as FrontEndMessage;
   if (o.t === 'read-log' && typeof o.reqId === 'string' && isId(o.vmId) && typeof o.maxBytes === 'number') {
     return o as FrontEndMessage;
+  }
+  if (o.t === 'disk-saveas' && typeof o.reqId === 'string' && isId(o.vmId) && isId(o.imageId)) {
+    return typeof o.disk === 'object' && o.disk !== null ? (o as FrontEndMessage) : undefined;
   }
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;

@@ -93,6 +93,8 @@ export interface ImageBody {
   operation?: ImageOperation | null;
   /** The image this one was cloned from, if any. */
   cloning_id?: number | null;
+  /** Disk save-as: the VM disk this image is being (or was) made from. */
+  saved_from?: { vm_id: number; disk_id: number } | null;
 }
 
 export interface ImageOperation {

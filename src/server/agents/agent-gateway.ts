@@ -171,6 +171,39 @@ export class AgentGateway {
     return { data: m.data, truncated: m.truncated };
   }
 
+  /**
+   * Asks a host to upload a VM's disk into a new image (disk save-as) and
+   * waits for its answer; the bytes arrive through PUT /agent/v1/images/:id.
+   */
+  async saveDisk(
+    hostId: number,
+    vmId: number,
+    imageId: number,
+    disk: Extract<FrontEndMessage, { t: 'disk-saveas' }>['disk'],
+    timeoutMs = 30 * 60_000,
+  ): Promise<void> {
+    const reqId = `saveas-${++this.nextReq}`;
+    const reply = new Promise<AgentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(reqId);
+        reject(new OneError('E_DRIVER_TIMEOUT', `host ${hostId} did not save the disk within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(reqId, {
+        hostId,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+    if (!this.send(hostId, { t: 'disk-saveas', reqId, vmId, imageId, disk })) {
+      this.waiting.get(reqId)?.resolve({ t: 'disk-saved', reqId, vmId, error: 'not connected' });
+      throw new OneError('E_HOST_UNREACHABLE', `host ${hostId} is not connected`);
+    }
+    const m = await reply;
+    if (m.t === 'disk-saved' && m.error) throw new OneError('E_DRIVER_FAILED', m.error);
+  }
+
   /** Closes a host's session (revoked credential, deleted host). */
   disconnect(hostId: number, reason: string): void {
     const s = this.sessions.get(hostId);
@@ -319,7 +352,7 @@ export class AgentGateway {
           return;
         }
         if (!session) return ws.close(4401, 'hello first');
-        if (msg.t === 'log') {
+        if (msg.t === 'log' || msg.t === 'disk-saved') {
           const w = this.waiting.get(msg.reqId);
           if (w?.hostId === hostId) {
             this.waiting.delete(msg.reqId);

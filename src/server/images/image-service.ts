@@ -5,14 +5,17 @@ import { stat, truncate, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import type { PlanDisk } from '../../core/agent-protocol.js';
 import { OneError } from '../../core/errors.js';
 import { detectImageFormat, FORMAT_PROBE_BYTES, parseImageFormat } from '../../core/image-format.js';
 import { IMAGE_STATES, type ImageBody, type ImageOperation, type PoolObject } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import { getString, getVectors } from '../../core/template/index.js';
+import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import type { Store } from '../../store/index.js';
+import { planDisks } from '../agents/plan-disks.js';
 import { stateName, usageState } from '../services/image-usage.js';
-import type { ObjectService } from '../services/object-service.js';
+import { checkName, type ObjectService } from '../services/object-service.js';
 import { FsDatastores } from './fs-datastore.js';
 import { checkUrlTarget, openCheckedUrl, parseImportUrl } from './url-fetch.js';
 
@@ -286,6 +289,66 @@ export class ImageService {
     }
   }
 
+  // --- disk save-as --------------------------------------------------------------------------
+
+  /**
+   * `onevm disk-saveas`: a new image (LOCKED) filled by the VM's host with the
+   * disk as it is now. `request` asks the host (the agent gateway); the
+   * image becomes READY when the upload arrives, ERROR with the reason if not.
+   */
+  async saveAs(
+    who: Principal,
+    vmId: number,
+    diskId: number,
+    name: string,
+    request: (hostId: number, imageId: number, disk: PlanDisk) => Promise<void>,
+  ): Promise<PoolObject<'image'>> {
+    const checkedName = checkName(name);
+    // Plain reads, no transaction: planDisks reads through the store (one SQLite connection).
+    const vm = await this.objects.get(who, 'vm', vmId, 'manage');
+    const running = vm.state === VM_STATES.ACTIVE && vm.lcmState === LCM_STATES.RUNNING;
+    const hostId = vm.body.host_id;
+    if ((!running && vm.state !== VM_STATES.POWEROFF) || hostId === null) {
+      throw new OneError('E_VM_ACTION_STATE', 'disk-saveas needs a RUNNING or POWEROFF VM on a host', {
+        vm_id: vmId,
+      });
+    }
+    const disk = (await planDisks(this.store, vm.template)).find((d) => d.diskId === diskId);
+    if (!disk) throw new OneError('E_NOT_FOUND', `VM ${vmId} has no DISK ${diskId}`, { disk_id: diskId });
+    const src = disk.imageId === null ? undefined : await this.store.objects.get('image', disk.imageId);
+    const dsId = src?.body.datastore_id ?? 1;
+    const group = await this.store.objects.get('group', who.gid);
+    const type = disk.format === 'rootfs-tar' ? 'OS' : (src?.body.type ?? 'DATABLOCK');
+    const image = await this.store.objects.create('image', {
+      name: checkedName,
+      uid: who.uid,
+      gid: who.gid,
+      uname: who.name,
+      gname: group?.name ?? '',
+      perms: 0o600,
+      state: IMAGE_STATES.LOCKED,
+      lcmState: 0,
+      template: { TYPE: type, SAVED_FROM_VM: String(vmId), SAVED_FROM_DISK: String(diskId) },
+      body: {
+        type,
+        datastore_id: dsId,
+        persistent: false,
+        format: disk.format,
+        size_mb: Math.ceil(disk.sizeBytes / MB),
+        source: '',
+        sha256: null,
+        running_vms: [],
+        error: null,
+        saved_from: { vm_id: vmId, disk_id: diskId },
+        operation: { kind: 'save-as', done_bytes: 0, total_bytes: disk.sizeBytes, started_at: Date.now() },
+      },
+    });
+    request(hostId, image.id, disk).catch((err: unknown) =>
+      this.fail(image.id, err instanceof OneError ? `${err.code}: ${err.message}` : String(err)),
+    );
+    return image;
+  }
+
   // --- state changes --------------------------------------------------------------------------
 
   async setPersistent(who: Principal, id: number, persistent: boolean): Promise<PoolObject<'image'>> {
@@ -349,6 +412,24 @@ export class ImageService {
   ): Promise<{ sha256: string; bytes: number }> {
     const image = await this.store.objects.get('image', imageId);
     if (!image) throw new OneError('E_NOT_FOUND', `image ${imageId} does not exist`);
+    if (image.state === IMAGE_STATES.LOCKED && image.body.operation?.kind === 'save-as' && image.body.saved_from) {
+      const vm = await this.store.objects.get('vm', image.body.saved_from.vm_id);
+      if (vm?.body.host_id !== hostId)
+        throw new OneError('E_FORBIDDEN', `image ${imageId} is not saved from this host`);
+      const stored = await this.fill(imageId, 'save-as', async (signal, progress) => {
+        const free = await this.fs.freeBytes(image.body.datastore_id);
+        if (contentLength !== undefined && contentLength > free) {
+          throw new OneError('E_DATASTORE_FULL', `the saved disk (${contentLength} bytes) does not fit`);
+        }
+        return this.fs.write(this.fs.imagePath(image.body.datastore_id, imageId), body, {
+          maxBytes: free,
+          expectedSha256,
+          onProgress: progress,
+          signal,
+        });
+      });
+      return { sha256: stored.body.sha256 ?? '', bytes: stored.body.size_bytes ?? 0 };
+    }
     if (!image.body.persistent) {
       throw new OneError('E_IMAGE_STATE', `image ${imageId} is not persistent; nothing is copied back`);
     }

@@ -19,6 +19,11 @@ const CloneBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const DiskParams = Type.Object({ id: Type.Integer({ minimum: 0 }), disk_id: Type.Integer({ minimum: 0 }) });
+const SaveAsBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
 const ContentHeaders = Type.Object({
   'content-length': Type.Optional(Type.Integer({ minimum: 0 })),
   'x-content-sha256': Type.Optional(Type.String({ description: 'expected sha256 (hex); refused when it differs' })),
@@ -110,6 +115,31 @@ export function registerImageRoutes(api: FastifyInstance, ctx: AppContext): void
           ? await ctx.images.setPersistent(who, id, action === 'persistent')
           : await ctx.images.setEnabled(who, id, action === 'enable');
       return sendObject(reply, obj);
+    },
+  );
+
+  api.post<{ Params: Static<typeof DiskParams>; Body: Static<typeof SaveAsBody> }>(
+    '/vms/:id/disks/:disk_id/saveas',
+    {
+      schema: {
+        tags: ['vms'],
+        summary: "Save a VM's disk as a new image (onevm disk-saveas); the image is LOCKED until the host uploaded it",
+        params: DiskParams,
+        body: SaveAsBody,
+        response: { 201: PoolObjectSchema, ...errorResponses(409, 503) },
+      },
+    },
+    async (req, reply) => {
+      const agents = ctx.agents;
+      if (!agents) throw new OneError('E_UNAVAILABLE', 'the agent listener is not running on this front-end');
+      const image = await ctx.images.saveAs(
+        req.principal,
+        req.params.id,
+        req.params.disk_id,
+        req.body.name,
+        (hostId, imageId, disk) => agents.gateway.saveDisk(hostId, req.params.id, imageId, disk),
+      );
+      return sendObject(reply, image, 201);
     },
   );
 
