@@ -189,7 +189,7 @@ export class ImageCache {
             return reject(new OneError('E_DRIVER_FAILED', `image ${imageId} download failed: HTTP ${status}`));
           }
           const flags = status === 206 ? 'a' : 'w';
-          pipeline(res, createWriteStream(part, { flags, mode: 0o600 })).then(resolve, reject);
+          pipeline(res, createWriteStream(part, { flags, mode: 0o600, highWaterMark: 1 << 20 })).then(resolve, reject);
         },
       );
       // A cut link sends no RST: without data for stallMs the transfer is dropped and resumed.

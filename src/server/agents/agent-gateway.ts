@@ -439,7 +439,7 @@ function sendFile(
     'x-content-sha256': sha256,
     ...(range ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
   });
-  const stream = createReadStream(path, { start });
+  const stream = createReadStream(path, { start, highWaterMark: 1 << 20 });
   // Bytes handed to the response (at most one socket buffer more than what left the host), reported when it ends.
   let handed = 0;
   stream.on('data', (chunk) => {
