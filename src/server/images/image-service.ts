@@ -10,7 +10,7 @@ import { OneError } from '../../core/errors.js';
 import { detectImageFormat, FORMAT_PROBE_BYTES, parseImageFormat } from '../../core/image-format.js';
 import { IMAGE_STATES, type ImageBody, type ImageOperation, type PoolObject } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
-import { getString, getVectors } from '../../core/template/index.js';
+import { getString } from '../../core/template/index.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import type { Store } from '../../store/index.js';
 import { planDisks } from '../agents/plan-disks.js';
@@ -389,15 +389,6 @@ export class ImageService {
   }
 
   // --- hosts ----------------------------------------------------------------------------------
-
-  /** Whether a host may download an image: a VM on it uses the image (or it is the built-in base image). */
-  async fileForHost(hostId: number, imageId: number): Promise<{ path: string; sha256: string } | undefined> {
-    const image = await this.store.objects.get('image', imageId);
-    if (!image?.body.source || !image.body.sha256) return undefined;
-    const vms = await this.store.objects.list('vm', { hostId });
-    const used = vms.some((vm) => getVectors(vm.template, 'DISK').some((d) => d.IMAGE_ID === String(imageId)));
-    return used ? { path: image.body.source, sha256: image.body.sha256 } : undefined;
-  }
 
   /**
    * Copy-back of a persistent image at EPILOG: the host uploads the disk a VM
