@@ -144,7 +144,10 @@ export class ImageService {
         { datastore_id: image.body.datastore_id, free_bytes: free, content_length: contentLength },
       );
     }
-    await this.lock(id, { kind: 'upload', done_bytes: 0, total_bytes: contentLength ?? 0, started_at: Date.now() });
+    await this.lock(id, { kind: 'upload', done_bytes: 0, total_bytes: contentLength ?? 0, started_at: Date.now() }, [
+      IMAGE_STATES.INIT,
+      IMAGE_STATES.ERROR,
+    ]);
     return this.fill(id, 'upload', (signal, progress) =>
       this.fs.write(this.fs.imagePath(image.body.datastore_id, id), body, {
         maxBytes: Math.min(free, contentLength ?? free),
@@ -473,12 +476,17 @@ export class ImageService {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  private async lock(id: number, operation: ImageOperation): Promise<void> {
-    await this.store.objects.update('image', id, undefined, (o) => ({
-      ...o,
-      state: IMAGE_STATES.LOCKED,
-      body: { ...o.body, operation, error: null },
-    }));
+  /** LOCKED with an operation; a compare-and-set on the state, so two uploads cannot both start. */
+  private async lock(id: number, operation: ImageOperation, from: number[]): Promise<void> {
+    await this.store.objects.update('image', id, undefined, (o) => {
+      if (!from.includes(o.state)) {
+        throw new OneError('E_IMAGE_STATE', `image ${id} is ${stateName(o.state)}; another operation runs on it`, {
+          id,
+          state: stateName(o.state),
+        });
+      }
+      return { ...o, state: IMAGE_STATES.LOCKED, body: { ...o.body, operation, error: null } };
+    });
   }
 
   private async setProgress(id: number, done: number, total?: number): Promise<void> {
