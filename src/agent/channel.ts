@@ -23,6 +23,8 @@ export interface ChannelHandlers {
   nicRules?(msg: Extract<FrontEndMessage, { t: 'nic-rules' }>): void;
   /** The local address of the link to the front-end, learnt at each connect. */
   localAddress?(address: string): void;
+  /** Uploads a VM's disk to a new image (disk save-as). */
+  saveDisk?(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void>;
 }
 
 export interface ChannelOptions {
@@ -172,6 +174,14 @@ export class Channel {
       case 'net-peers':
         this.handlers.netPeers?.(msg);
         return;
+      case 'disk-saveas': {
+        const save = this.handlers.saveDisk?.(msg) ?? Promise.reject(new Error('disk save-as is not supported'));
+        void save.then(
+          () => this.sendRaw({ t: 'disk-saved', reqId: msg.reqId, vmId: msg.vmId }),
+          (err: unknown) => this.sendRaw({ t: 'disk-saved', reqId: msg.reqId, vmId: msg.vmId, error: String(err) }),
+        );
+        return;
+      }
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');
         return;

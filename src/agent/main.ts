@@ -7,6 +7,7 @@ import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import { Channel } from './channel.js';
+import { DiskManager } from './disks.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
@@ -24,16 +25,28 @@ interface AgentArgs {
   stateDir: string;
   runtimes: string[];
   logLevel: string;
+  /** Image cache size limit, MB (0 = none). */
+  imageCacheMb: number;
+  /** Drop and resume an image transfer that receives nothing for this long, seconds. */
+  imageStallSeconds: number;
 }
 
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
-                     [--runtimes crun,runc,mock] [--log-level info]`;
+                     [--runtimes crun,runc,mock] [--log-level info]
+                     [--image-cache-mb MB] [--image-stall-timeout SECONDS]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
     stateDir: process.env.ONEEDGE_AGENT_STATE ?? '/var/lib/oneedge-agent',
     runtimes: ['crun', 'runc'],
     logLevel: process.env.ONEEDGE_LOG_LEVEL ?? 'info',
+    imageCacheMb: 0,
+    imageStallSeconds: 30,
+  };
+  const count = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new OneError('E_VALIDATION', `${flag} must be a whole number, got '${v}'`);
+    return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -49,6 +62,8 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--state-dir') args.stateDir = take();
     else if (flag === '--runtimes') args.runtimes = take().split(',').filter(Boolean);
     else if (flag === '--log-level') args.logLevel = take();
+    else if (flag === '--image-cache-mb') args.imageCacheMb = count(flag, take());
+    else if (flag === '--image-stall-timeout') args.imageStallSeconds = Math.max(1, count(flag, take()));
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
@@ -126,9 +141,15 @@ export async function main(argv: string[]): Promise<void> {
 
   const registry = await WorkloadRegistry.open(args.stateDir);
   const outbox = await Outbox.open(args.stateDir);
-  const images = new ImageCache(join(args.stateDir, 'images'), id, hostLog.child({ component: 'images' }));
+  let executor: PlanExecutor | null = null;
+  const images = new ImageCache(join(args.stateDir, 'images'), id, hostLog.child({ component: 'images' }), {
+    limitBytes: args.imageCacheMb * 1024 * 1024,
+    stallMs: args.imageStallSeconds * 1000,
+    inUse: () => executor?.imagesInUse() ?? new Set(),
+  });
+  const disks = new DiskManager(images, id, hostLog.child({ component: 'disks' }));
   let channel: Channel | null = null;
-  const executor = new PlanExecutor(
+  const planExecutor = new PlanExecutor(
     args.stateDir,
     runtimes,
     registry,
@@ -136,14 +157,16 @@ export async function main(argv: string[]): Promise<void> {
     () => channel as Channel,
     hostLog,
     network,
+    disks,
   );
-  await executor.recoverAll();
+  executor = planExecutor;
+  await planExecutor.recoverAll();
   channel = new Channel(
     id,
     outbox,
     {
       facts: async () => ({
-        ...(await hostFacts([...runtimes.keys()], unusable)),
+        ...(await hostFacts([...runtimes.keys()], unusable, args.stateDir)),
         ...(network.localAddress ? { address: network.localAddress } : {}),
         networkDrivers: network.names(),
         networkUnusable: network.unusable,
@@ -151,25 +174,26 @@ export async function main(argv: string[]): Promise<void> {
       localAddress: (address) => {
         network.localAddress = address;
       },
-      nicRules: (msg) => void executor.applyNicRules(msg.vmId, msg.nics),
+      nicRules: (msg) => void planExecutor.applyNicRules(msg.vmId, msg.nics),
       netPeers: (msg) =>
         void network
           .updatePeers(msg.networkId, msg.peers, AbortSignal.timeout(30_000))
           .catch((err: unknown) => hostLog.warn({ err: String(err), networkId: msg.networkId }, 'peer update failed')),
-      inventory: () => executor.inventory(),
-      plan: (p) => executor.submit(p),
-      readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),
+      inventory: () => planExecutor.inventory(),
+      plan: (p) => planExecutor.submit(p),
+      readLog: (vmId, maxBytes) => planExecutor.readLog(vmId, maxBytes),
+      saveDisk: (m) => planExecutor.saveDisk(m),
     },
     hostLog.child({ component: 'channel' }),
     { minBackoffMs: 500, maxBackoffMs: 30_000 },
   );
-  executor.start();
+  planExecutor.start();
   channel.start();
 
   const stop = (signal: string) => {
     hostLog.info({ signal }, 'stopping (workloads keep running)');
     channel?.stop();
-    executor.stop();
+    planExecutor.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -7,6 +7,7 @@ import type { FrontEndMessage, PlanOp, PlanSecurityRule, WorkloadReport } from '
 import { isOneError, OneError } from '../core/errors.js';
 import type { RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
+import type { DiskManager, PreparedDisk } from './disks.js';
 import type { ImageCache } from './image-cache.js';
 import type { NetworkHost } from './network-host.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
@@ -46,7 +47,15 @@ export class PlanExecutor {
     private readonly channel: () => Channel,
     private readonly log: Logger,
     private readonly network?: NetworkHost,
+    private readonly disks?: DiskManager,
   ) {}
+
+  /** sha256 of every image some workload on this host uses (the cache never evicts them). */
+  imagesInUse(): Set<string> {
+    const used = new Set<string>();
+    for (const r of this.registry.all()) for (const sha of r.images ?? []) used.add(sha);
+    return used;
+  }
 
   start(): void {
     this.watcher = setInterval(() => void this.checkExits(), EXIT_POLL_MS);
@@ -87,6 +96,15 @@ export class PlanExecutor {
       if (this.chains.get(vmId) === done) this.chains.delete(vmId);
     });
     return done;
+  }
+
+  /** `disk-saveas`: uploads one of a VM's disks, as it is now, to a new image. */
+  async saveDisk(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void> {
+    if (!this.disks) throw new OneError('E_DRIVER_UNSUPPORTED', 'this agent cannot save disks');
+    const workDir = join(this.stateDir, 'vms', String(msg.vmId));
+    if (!this.registry.get(msg.vmId)) throw new OneError('E_DRIVER_FAILED', `VM ${msg.vmId} has no workload here`);
+    await this.disks.saveAs(workDir, msg.disk, msg.imageId, this.abort.signal);
+    this.log.info({ vmId: msg.vmId, diskId: msg.disk.diskId, imageId: msg.imageId }, 'disk saved as a new image');
   }
 
   /** The last `maxBytes` of a VM's console log (stdout/stderr of its workload). */
@@ -203,7 +221,7 @@ export class PlanExecutor {
       case 'epilog-stop':
       case 'epilog-undeploy':
       case 'cleanup':
-        await this.destroy(plan.vmId, signal);
+        await this.destroy(plan.vmId, signal, op === 'cleanup' ? [] : (plan.spec.disks ?? []));
         return { vmId: plan.vmId, state: 'missing' };
       case 'migrate-live':
         throw new OneError('E_DRIVER_UNSUPPORTED', 'live migration is not supported by container runtimes');
@@ -214,24 +232,46 @@ export class PlanExecutor {
     this.driver(plan.spec.runtime);
     const workDir = join(this.stateDir, 'vms', String(plan.vmId));
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    if (plan.spec.image) await this.images.rootfs(plan.spec.image, signal);
+    const images = [
+      ...(plan.spec.image ? [plan.spec.image.sha256] : []),
+      ...(plan.spec.disks ?? []).flatMap((d) => (d.sha256 ? [d.sha256] : [])),
+    ];
     const existing = this.registry.get(plan.vmId);
-    if (existing) return existing;
-    const record: WorkloadRecord = {
-      vmId: plan.vmId,
-      runtime: plan.spec.runtime,
-      workDir,
-      handle: null,
-      desired: 'stopped',
-      pid: null,
-    };
-    await this.registry.put(record);
-    return record;
+    // Recorded before the transfer starts, so an eviction meanwhile cannot take these images.
+    if (existing) await this.registry.patch(plan.vmId, { images: [...new Set(images)] });
+    else {
+      await this.registry.put({
+        vmId: plan.vmId,
+        runtime: plan.spec.runtime,
+        workDir,
+        handle: null,
+        desired: 'stopped',
+        pid: null,
+        images: [...new Set(images)],
+      });
+    }
+    if (plan.spec.image) await this.images.rootfs(plan.spec.image, signal);
+    await this.stageDisks(plan, workDir, signal);
+    return this.registry.get(plan.vmId) as WorkloadRecord;
+  }
+
+  /** Fetches and stages the VM's disks (idempotent); containers get raw filesystems mounted. */
+  private async stageDisks(plan: Plan, workDir: string, signal: AbortSignal): Promise<PreparedDisk[]> {
+    const disks = plan.spec.disks ?? [];
+    if (!this.disks || disks.length === 0) return [];
+    return this.disks.prepare(workDir, disks, this.driver(plan.spec.runtime).capabilities.kind, signal);
+  }
+
+  private async diskMounts(plan: Plan, record: WorkloadRecord, signal: AbortSignal) {
+    if (!this.disks || this.driver(record.runtime).capabilities.kind !== 'container') return [];
+    const prepared = await this.stageDisks(plan, record.workDir, signal);
+    return this.disks.mountAll(record.workDir, prepared);
   }
 
   private async boot(plan: Plan, signal: AbortSignal): Promise<WorkloadReport> {
     const record = this.registry.get(plan.vmId) ?? (await this.prolog(plan, signal));
     const driver = this.driver(record.runtime);
+    const mounts = await this.diskMounts(plan, record, signal);
     let handle = record.handle;
     if (handle) {
       const status = await driver.inspect(handle, signal);
@@ -246,7 +286,10 @@ export class PlanExecutor {
       const rootfs = await this.images.rootfs(plan.spec.image, signal);
       const netns = await this.wireNics(plan, signal);
       const spec = this.workloadSpec(plan, record, rootfs);
-      handle = await driver.create(netns ? { ...spec, netns } : spec, signal);
+      handle = await driver.create(
+        { ...spec, ...(netns ? { netns } : {}), ...(mounts.length ? { mounts } : {}) },
+        signal,
+      );
       await this.registry.patch(record.vmId, { handle });
     }
     handle = await driver.start(handle, signal);
@@ -287,7 +330,11 @@ export class PlanExecutor {
     };
   }
 
-  private async destroy(vmId: number, signal: AbortSignal): Promise<void> {
+  private async destroy(
+    vmId: number,
+    signal: AbortSignal,
+    copyBack: NonNullable<Plan['spec']['disks']> = [],
+  ): Promise<void> {
     const r = this.registry.get(vmId);
     if (r) {
       await this.registry.patch(vmId, { desired: 'stopped' });
@@ -295,6 +342,11 @@ export class PlanExecutor {
       if (r.nics && this.network) await this.network.teardown(vmId, r.nics.nics, signal);
     }
     const workDir = join(this.stateDir, 'vms', String(vmId));
+    if (this.disks) {
+      // Unmount first: the directory goes below, and a persistent disk must be quiet before it is read.
+      await this.disks.unmountAll(workDir);
+      await this.disks.copyBack(workDir, copyBack, signal);
+    }
     if (existsSync(workDir)) await rm(workDir, { recursive: true, force: true });
     await this.registry.remove(vmId);
   }

@@ -16,6 +16,8 @@ export interface WorkloadRecord {
   pid: number | null;
   /** The workload's own network namespace and NICs, when it has NICs. */
   nics?: WorkloadNics;
+  /** sha256 of every cached image the workload uses (never evicted while the record exists). */
+  images?: string[];
 }
 
 /**

@@ -14,6 +14,7 @@ import { forEachId, resolveOne } from './id-refs.js';
 import { outputFormat, renderData, withOutputOptions } from './output.js';
 import { emit, registerPoolVerbs } from './pool-verbs.js';
 import type { Column } from './table.js';
+import { registerVmDisks } from './vm-disks.js';
 
 type OutputOpts = { json?: boolean; yaml?: boolean };
 
@@ -161,6 +162,7 @@ export function registerVm(program: Command, ctx: CliContext): void {
     hasState: true,
     includeDone: true,
   });
+  registerVmDisks(vm, ctx);
 
   for (const { verb, action, hard } of SIMPLE_VM_VERBS) {
     const cmd = actionCommand(vm, verb, VM_ACTIONS[action].description);

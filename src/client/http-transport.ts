@@ -120,6 +120,36 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * PUTs a raw body (application/octet-stream), streamed when it is a
+   * ReadableStream; no overall timeout (uploads of large files take long),
+   * only the caller's signal.
+   */
+  async upload<T>(
+    path: string,
+    body: ReadableStream<Uint8Array> | Blob | Uint8Array,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const url = this.url(path);
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: 'PUT',
+      headers: this.headers({ 'content-type': 'application/octet-stream', ...headers }),
+      body: body as NonNullable<RequestInit['body']>,
+      ...(signal ? { signal } : {}),
+    };
+    if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) init.duplex = 'half';
+    const res = await this.send(url, init, signal);
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw this.failure(url, err, signal);
+    }
+    if (!res.ok) throw errorFromResponse(res.status, text, url);
+    return JSON.parse(text) as T;
+  }
+
   /** fetch with network failures turned into E_UNAVAILABLE; used for streams too. */
   async send(url: string, init: RequestInit, userSignal?: AbortSignal, timeout?: AbortSignal): Promise<Response> {
     try {

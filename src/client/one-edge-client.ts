@@ -302,6 +302,52 @@ export class OneEdgeClient {
     return res.items;
   }
 
+  // --- images -----------------------------------------------------------------------------
+
+  /**
+   * Uploads the content of a new image (state INIT) as a raw stream. `size`
+   * goes out as Content-Length so an upload that cannot fit is refused before
+   * it starts; `sha256`, when given, must match what arrives.
+   */
+  async uploadImage(
+    id: number,
+    body: ReadableStream<Uint8Array> | Blob | Uint8Array,
+    options: { size?: number; sha256?: string; signal?: AbortSignal } = {},
+  ): Promise<ApiObject<'image'>> {
+    const headers: Record<string, string> = {};
+    if (options.size !== undefined) headers['content-length'] = String(options.size);
+    if (options.sha256) headers['x-content-sha256'] = options.sha256;
+    return this.http.upload(`/images/${checkId(id)}/content`, body, headers, options.signal);
+  }
+
+  async cloneImage(id: number, name: string, datastoreId?: number): Promise<ApiObject<'image'>> {
+    return this.http.request('POST', `/images/${checkId(id)}/clone`, {
+      body: datastoreId === undefined ? { name } : { name, datastore_id: datastoreId },
+    });
+  }
+
+  async imageAction(
+    id: number,
+    action: 'persistent' | 'nonpersistent' | 'enable' | 'disable',
+  ): Promise<ApiObject<'image'>> {
+    return this.http.request('POST', `/images/${checkId(id)}/actions/${action}`);
+  }
+
+  /** `onevm disk-saveas`: a new image made from a VM's disk; LOCKED until the host uploaded it. */
+  async diskSaveAs(vmId: number, diskId: number, name: string): Promise<ApiObject<'image'>> {
+    return this.http.request('POST', `/vms/${checkId(vmId)}/disks/${checkId(diskId, 'disk_id')}/saveas`, {
+      body: { name },
+    });
+  }
+
+  /** Per-host download counters of an image (since the front-end started). */
+  async imageTransfers(id: number): Promise<{
+    image_id: number;
+    hosts: { host_id: number; requests: number; bytes: number; uploads: number; upload_bytes: number }[];
+  }> {
+    return this.http.request('GET', `/images/${checkId(id)}/transfers`);
+  }
+
   // --- hosts ------------------------------------------------------------------------------
 
   /** A one-time join token and the command to run on the edge host. */

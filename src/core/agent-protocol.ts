@@ -97,6 +97,33 @@ export interface PlanSpec {
   stopTimeoutMs: number;
   /** NICs; absent or empty = the workload shares the host's network. */
   nics?: PlanNic[];
+  /**
+   * Every DISK of the VM, runtime-neutral: image disks (fetched into the
+   * host's cache and verified) and volatile ones (created on the host).
+   * Containers mount raw filesystem disks at `/mnt/<target>`; microVMs attach
+   * them as virtio-blk drives. Absent from older front-ends.
+   */
+  disks?: PlanDisk[];
+}
+
+export interface PlanDisk {
+  /** DISK_ID: the disk's index in the template. */
+  diskId: number;
+  /** The image behind the disk; null for a volatile disk. */
+  imageId: number | null;
+  sha256: string | null;
+  sizeBytes: number;
+  /** raw | qcow2 | rootfs-tar | iso (image content), or the volatile disk's format. */
+  format: string;
+  /** Image TYPE (OS, CDROM, DATABLOCK, KERNEL, RAMDISK, CONTEXT) or the volatile TYPE (fs, swap). */
+  type: string;
+  /** Device name: vda, vdb, … (TARGET, else assigned in order). */
+  target: string;
+  /** Changes are copied back to the image at EPILOG (the VM holds it USED_PERS). */
+  persistent: boolean;
+  readonly: boolean;
+  /** A volatile disk: size and filesystem to create on the host. */
+  volatile?: { sizeMb: number; fs: string };
 }
 
 export interface WorkloadReport {
@@ -135,6 +162,8 @@ export interface HostFacts {
   /** Network drivers that work on this host, and why the others do not. */
   networkDrivers?: string[];
   networkUnusable?: Record<string, string>;
+  /** The local system datastore: the filesystem of the agent's state dir (VM dirs, image cache). */
+  systemDs?: { totalMb: number; freeMb: number };
 }
 
 export type AgentMessage =
@@ -151,7 +180,9 @@ export type AgentMessage =
     }
   | { t: 'event'; seq: number; vmId: number; workload: WorkloadReport; reason: string }
   /** Answer to read-log: no sequence number, it changes nothing. */
-  | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string };
+  | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string }
+  /** Answer to disk-saveas, after the disk was uploaded to the new image (or why not). */
+  | { t: 'disk-saved'; reqId: string; vmId: number; error?: string };
 
 export type FrontEndMessage =
   | { t: 'welcome'; protocol: number; hostId: number; lastAgentSeq: number; heartbeatMs: number }
@@ -162,6 +193,8 @@ export type FrontEndMessage =
   | { t: 'net-peers'; networkId: number; peers: string[] }
   /** A running VM's NIC firewall rules changed (a security group was updated): re-apply live. */
   | { t: 'nic-rules'; vmId: number; nics: { nicId: number; rules: PlanSecurityRule[] }[] }
+  /** Upload a VM's disk (as it is now) to a new image: `onevm disk-saveas`. */
+  | { t: 'disk-saveas'; reqId: string; vmId: number; imageId: number; disk: PlanDisk }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -189,6 +222,8 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
       return typeof o.reqId === 'string' && isId(o.vmId) && typeof o.data === 'string'
         ? (o as AgentMessage)
         : undefined;
+    case 'disk-saved':
+      return typeof o.reqId === 'string' && isId(o.vmId) ? (o as AgentMessage) : undefined;
     default:
       return undefined;
   }
@@ -213,6 +248,9 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
   }
   if (o.t === 'net-peers' && isId(o.networkId) && Array.isArray(o.peers)) return o as FrontEndMessage;
   if (o.t === 'nic-rules' && isId(o.vmId) && Array.isArray(o.nics)) return o as FrontEndMessage;
+  if (o.t === 'disk-saveas' && typeof o.reqId === 'string' && isId(o.vmId) && isId(o.imageId)) {
+    return typeof o.disk === 'object' && o.disk !== null ? (o as FrontEndMessage) : undefined;
+  }
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

@@ -48,6 +48,14 @@ export const ERRORS = {
   E_USER_PASSWORD: { status: 400, exit: 2, summary: 'the password does not meet requirements' },
   E_GROUP_NOT_EMPTY: { status: 409, exit: 6, summary: 'the group still has members' },
   E_PROTECTED: { status: 403, exit: 4, summary: 'built-in objects cannot be removed' },
+  // images and datastores
+  E_IMAGE_STATE: { status: 409, exit: 6, summary: 'the image is not in a state that allows this' },
+  E_DATASTORE_FULL: { status: 507, exit: 6, summary: 'the datastore has not enough free space' },
+  E_URL_SCHEME: { status: 400, exit: 2, summary: 'only http and https URLs can be imported' },
+  E_URL_FORBIDDEN: { status: 403, exit: 4, summary: 'the URL resolves to a loopback, private or link-local address' },
+  E_PATH_INVALID: { status: 400, exit: 2, summary: 'the path is not allowed (traversal or a front-end local file)' },
+  E_CHECKSUM_MISMATCH: { status: 422, exit: 2, summary: 'the content does not match the expected sha256' },
+  E_IMPORT_FAILED: { status: 502, exit: 9, summary: 'fetching the image content failed' },
   // server side
   E_UNAVAILABLE: { status: 503, exit: 8, summary: 'the service is not ready' },
   E_INTERNAL: { status: 500, exit: 1, summary: 'internal error' },

@@ -68,6 +68,10 @@ export interface DatastoreBody {
   ds_mad: string;
   tm_mad: string;
   cluster_ids: number[];
+  /** Capacity of the filesystem holding the datastore (statfs), MB; refreshed by the front-end. */
+  total_mb?: number;
+  free_mb?: number;
+  used_mb?: number;
 }
 
 export const IMAGE_TYPES = ['OS', 'CDROM', 'DATABLOCK', 'KERNEL', 'RAMDISK', 'CONTEXT'] as const;
@@ -83,6 +87,24 @@ export interface ImageBody {
   /** SHA-256 of the image file, hex; agents verify it after download. */
   sha256: string | null;
   running_vms: number[];
+  /** Exact content size in bytes (size_mb is rounded up). */
+  size_bytes?: number;
+  /** Why the image is in ERROR (import/upload failure), else null. */
+  error?: string | null;
+  /** A long operation on the image (import, upload, mkfs, clone, copy-back) and how far it got. */
+  operation?: ImageOperation | null;
+  /** The image this one was cloned from, if any. */
+  cloning_id?: number | null;
+  /** Disk save-as: the VM disk this image is being (or was) made from. */
+  saved_from?: { vm_id: number; disk_id: number } | null;
+}
+
+export interface ImageOperation {
+  kind: 'import' | 'upload' | 'mkfs' | 'clone' | 'copy-back' | 'save-as';
+  done_bytes: number;
+  /** 0 when unknown. */
+  total_bytes: number;
+  started_at: number;
 }
 
 export interface VnetBody {

@@ -16,9 +16,11 @@ import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
+import { checkImagePath, DATABLOCK_FILESYSTEMS, ImageService } from './images/image-service.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
+import { registerImageRoutes } from './routes/image-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
@@ -60,6 +62,7 @@ export interface AppContext {
   events: EventHub;
   version: string;
   agents: AgentServices | null;
+  images: ImageService;
 }
 
 /** Routes reachable without a token. */
@@ -93,11 +96,23 @@ export async function buildApp(
   const vms = new VmService(store, nets);
   const secgroups = new SecgroupService(store);
   await secgroups.ensureDefault();
-  const objects = new ObjectService(store, kindHandlers(users, vms, nets, secgroups));
+  let images: ImageService | undefined;
+  const objects = new ObjectService(
+    store,
+    kindHandlers(users, vms, nets, secgroups, {
+      freeBytes: (dsId) => (images as ImageService).freeBytes(dsId),
+      noteDelete: (image) => images?.noteDelete(image),
+      checkPath: (raw) => checkImagePath(raw, config.allowInternalImageUrls),
+      filesystems: DATABLOCK_FILESYSTEMS,
+    }),
+  );
+  images = new ImageService(store, objects, config.dataDir, logger.child({ component: 'images' }), {
+    allowInternalUrls: config.allowInternalImageUrls,
+  });
   vms.bind(objects);
   nets.bind(objects);
   const events = new EventHub(store);
-  const ctx: AppContext = { config, store, sessions, objects, users, vms, nets, events, version, agents };
+  const ctx: AppContext = { config, store, sessions, objects, users, vms, nets, events, version, agents, images };
 
   await app.register(swagger, {
     openapi: {
@@ -144,11 +159,16 @@ export async function buildApp(
       registerSchedActionRoutes(api, ctx);
       registerVnetRoutes(api, ctx);
       registerHostRoutes(api, ctx);
+      registerImageRoutes(api, ctx);
       registerEventRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
-  app.addHook('onClose', async () => events.close());
+  await images.start();
+  app.addHook('onClose', async () => {
+    images?.stop();
+    await events.close();
+  });
   return { app, ctx };
 }
 

@@ -56,6 +56,7 @@ export class BaseImages {
       persistent: false,
       format: 'rootfs-tar',
       size_mb: Math.max(1, Math.ceil(size / 1048576)),
+      size_bytes: size,
       source: path,
       sha256,
       running_vms: [],

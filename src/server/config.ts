@@ -34,6 +34,8 @@ export interface ServerConfig {
   readonly stopTimeoutSeconds: number;
   /** How rescheduled running VMs move (OpenNebula's COLD_MIGRATE_MODE): save | poweroff | poweroff-hard. */
   readonly coldMigrateMode: 'save' | 'poweroff' | 'poweroff-hard';
+  /** Image imports may fetch from loopback, private and link-local addresses (off: SSRF guard). */
+  readonly allowInternalImageUrls: boolean;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -65,6 +67,7 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--heartbeat': 'heartbeatSeconds',
   '--action-timeout': 'actionTimeoutSeconds',
   '--cold-migrate-mode': 'coldMigrateMode',
+  '--allow-internal-image-urls': 'allowInternalImageUrls',
 };
 
 const ENV: Record<string, keyof RawConfig> = {
@@ -82,6 +85,7 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_ACTION_TIMEOUT: 'actionTimeoutSeconds',
   ONEEDGE_STOP_TIMEOUT: 'stopTimeoutSeconds',
   ONEEDGE_COLD_MIGRATE_MODE: 'coldMigrateMode',
+  ONEEDGE_ALLOW_INTERNAL_IMAGE_URLS: 'allowInternalImageUrls',
 };
 
 interface RawConfig {
@@ -99,6 +103,7 @@ interface RawConfig {
   actionTimeoutSeconds?: string;
   stopTimeoutSeconds?: string;
   coldMigrateMode?: string;
+  allowInternalImageUrls?: string;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -151,6 +156,7 @@ export function parseServerConfig(
     ),
     stopTimeoutSeconds: int(raw.stopTimeoutSeconds, CONFIG_DEFAULTS.stopTimeoutSeconds, 'stopTimeoutSeconds', 0, 3600),
     coldMigrateMode: coldMigrateMode(raw.coldMigrateMode),
+    allowInternalImageUrls: bool(raw.allowInternalImageUrls, false, 'allowInternalImageUrls'),
   });
 }
 
@@ -182,6 +188,14 @@ function int(value: string | undefined, fallback: number, field: string, min: nu
   if (!Number.isInteger(n) || n < min || n > max)
     throw invalid(`${field} must be an integer from ${min} to ${max}`, field);
   return n;
+}
+
+function bool(value: string | undefined, fallback: boolean, field: string): boolean {
+  if (value === undefined) return fallback;
+  const v = value.toLowerCase();
+  if (['yes', 'true', '1', 'on'].includes(v)) return true;
+  if (['no', 'false', '0', 'off'].includes(v)) return false;
+  throw invalid(`${field} must be yes or no, got '${value}'`, field);
 }
 
 function invalid(message: string, field: string): OneError {

@@ -6,7 +6,7 @@ import { openStore } from '../store/index.js';
 import { AgentGateway } from './agents/agent-gateway.js';
 import { HostCredentials } from './agents/host-credentials.js';
 import { LifecycleController } from './agents/lifecycle-controller.js';
-import { buildApp } from './app.js';
+import { type AppContext, buildApp } from './app.js';
 import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
@@ -51,9 +51,14 @@ export async function main(argv: string[]): Promise<void> {
 
   const pki = await loadOrCreatePki(config.dataDir, config.agentUrl ? [new URL(config.agentUrl).hostname] : []);
   const credentials = new HostCredentials(store);
+  let imageService: AppContext['images'] | undefined;
   const gateway = new AgentGateway(store, pki, credentials, log.child({ component: 'agent-gateway' }), {
     heartbeatMs: config.heartbeatSeconds * 1000,
     imageFile: (hostId, imageId) => images.fileFor(hostId, imageId),
+    storeImage: (hostId, imageId, body, length, sha256) => {
+      if (!imageService) throw new Error('the image service is not ready');
+      return imageService.storeFromHost(hostId, imageId, body, length, sha256);
+    },
   });
   const agentPort = await gateway.listen(config.agentHost, config.agentPort);
   const agentUrl = advertisedAgentUrl(config, agentPort);
@@ -64,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     caHash: pki.caHash,
     agentUrl,
   });
+  imageService = ctx.images;
   const controller = new LifecycleController(store, gateway, ctx.vms, log.child({ component: 'lifecycle' }), {
     actionTimeoutMs: config.actionTimeoutSeconds * 1000,
     resyncMs: 5000,

@@ -85,6 +85,8 @@ export class TestAgent {
     readonly lab: NetnsLab,
     readonly host: NetnsHost,
     readonly runtimes = 'crun',
+    /** Extra `oneedge agent` flags on every start. */
+    readonly extraArgs: string[] = [],
   ) {
     this.stateDir = mkdtempSync(join(tmpdir(), `oneedge-agent-h${host.index}-`));
     lab.onDispose(() => this.cleanup());
@@ -109,7 +111,17 @@ export class TestAgent {
 
   /** Starts (or restarts) the agent; with no flags it reuses its stored credential. */
   start(extra: string[] = []): void {
-    const argv = [process.execPath, BIN, 'agent', '--state-dir', this.stateDir, '--runtimes', this.runtimes, ...extra];
+    const argv = [
+      process.execPath,
+      BIN,
+      'agent',
+      '--state-dir',
+      this.stateDir,
+      '--runtimes',
+      this.runtimes,
+      ...this.extraArgs,
+      ...extra,
+    ];
     const child = this.lab.spawn(this.host, argv, { env: { ...process.env, ONEEDGE_LOG_LEVEL: 'debug' } });
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {

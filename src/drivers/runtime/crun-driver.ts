@@ -285,6 +285,12 @@ export class CrunDriver implements RuntimeDriver {
     }
     assertMountablePath(spec.workDir, 'work dir');
     assertMountablePath(spec.rootfs, 'image root');
+    for (const m of spec.mounts ?? []) {
+      assertMountablePath(m.source, 'disk mount source');
+      if (!m.destination.startsWith('/') || m.destination.split('/').includes('..')) {
+        throw new OneError('E_VALIDATION', `mount destination ${JSON.stringify(m.destination)} must be absolute`, {});
+      }
+    }
     if (!spec.logPath.startsWith('/')) {
       throw new OneError('E_VALIDATION', `log path ${JSON.stringify(spec.logPath)} must be absolute`, {});
     }

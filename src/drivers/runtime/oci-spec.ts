@@ -178,6 +178,12 @@ export function buildOciConfig(input: OciSpecInput): OciConfig {
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/context', type: 'bind', source: input.contextDir, options: ['rbind', 'ro', 'nosuid', 'nodev'] },
+      ...(spec.mounts ?? []).map((m) => ({
+        destination: m.destination,
+        type: 'bind',
+        source: m.source,
+        options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'],
+      })),
     ],
     linux: {
       cgroupsPath: input.cgroupsPath,

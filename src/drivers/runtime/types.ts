@@ -55,6 +55,8 @@ export interface WorkloadSpec {
   netns?: string;
   /** Where stdout/stderr (or the serial console) go. */
   logPath: string;
+  /** Extra host directories bind-mounted into a container (mounted disks), absent: none. */
+  mounts?: { source: string; destination: string; readonly: boolean }[];
 }
 
 /** Opaque, versioned, JSON-serialisable. The agent persists it and hands it back, even after a restart. */

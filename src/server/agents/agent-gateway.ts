@@ -36,6 +36,23 @@ export interface GatewayOptions {
   heartbeatMs: number;
   /** Image files agents may download: id → path, size and sha256 (only images some VM of theirs uses). */
   imageFile(hostId: number, imageId: number): Promise<{ path: string; sha256: string } | undefined>;
+  /** Copy-back of a persistent image from a host (EPILOG); absent: refused. */
+  storeImage?(
+    hostId: number,
+    imageId: number,
+    body: IncomingMessage,
+    contentLength: number | undefined,
+    sha256: string | undefined,
+  ): Promise<{ sha256: string; bytes: number }>;
+}
+
+/** Per image and host: downloads served and copy-backs received (since start). */
+export interface TransferCount {
+  host_id: number;
+  requests: number;
+  bytes: number;
+  uploads: number;
+  upload_bytes: number;
 }
 
 interface Session {
@@ -60,6 +77,7 @@ export class AgentGateway {
   private events: AgentEvents | null = null;
   private readonly waiting = new Map<string, { hostId: number; resolve: (m: AgentMessage) => void }>();
   private nextReq = 0;
+  private readonly transferCounts = new Map<number, Map<number, TransferCount>>();
 
   constructor(
     private readonly store: Store,
@@ -86,6 +104,25 @@ export class AgentGateway {
     });
     const addr = server.address();
     return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  /** Transfer counters of one image, per host. */
+  transfers(imageId: number): TransferCount[] {
+    return [...(this.transferCounts.get(imageId)?.values() ?? [])].map((c) => ({ ...c }));
+  }
+
+  private count(imageId: number, hostId: number): TransferCount {
+    let perHost = this.transferCounts.get(imageId);
+    if (!perHost) {
+      perHost = new Map();
+      this.transferCounts.set(imageId, perHost);
+    }
+    let c = perHost.get(hostId);
+    if (!c) {
+      c = { host_id: hostId, requests: 0, bytes: 0, uploads: 0, upload_bytes: 0 };
+      perHost.set(hostId, c);
+    }
+    return c;
   }
 
   isConnected(hostId: number): boolean {
@@ -134,6 +171,39 @@ export class AgentGateway {
     return { data: m.data, truncated: m.truncated };
   }
 
+  /**
+   * Asks a host to upload a VM's disk into a new image (disk save-as) and
+   * waits for its answer; the bytes arrive through PUT /agent/v1/images/:id.
+   */
+  async saveDisk(
+    hostId: number,
+    vmId: number,
+    imageId: number,
+    disk: Extract<FrontEndMessage, { t: 'disk-saveas' }>['disk'],
+    timeoutMs = 30 * 60_000,
+  ): Promise<void> {
+    const reqId = `saveas-${++this.nextReq}`;
+    const reply = new Promise<AgentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(reqId);
+        reject(new OneError('E_DRIVER_TIMEOUT', `host ${hostId} did not save the disk within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(reqId, {
+        hostId,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+    if (!this.send(hostId, { t: 'disk-saveas', reqId, vmId, imageId, disk })) {
+      this.waiting.get(reqId)?.resolve({ t: 'disk-saved', reqId, vmId, error: 'not connected' });
+      throw new OneError('E_HOST_UNREACHABLE', `host ${hostId} is not connected`);
+    }
+    const m = await reply;
+    if (m.t === 'disk-saved' && m.error) throw new OneError('E_DRIVER_FAILED', m.error);
+  }
+
   /** Closes a host's session (revoked credential, deleted host). */
   disconnect(hostId: number, reason: string): void {
     const s = this.sessions.get(hostId);
@@ -179,7 +249,31 @@ export class AgentGateway {
       if (auth === undefined) return this.fail(res, 401, 'E_AGENT_AUTH', 'the host credential was refused');
       const file = await this.options.imageFile(auth, Number(image[1]));
       if (!file) return this.fail(res, 404, 'E_NOT_FOUND', `image ${image[1]} is not available to this host`);
-      sendFile(req, res, file.path, file.sha256);
+      const counter = this.count(Number(image[1]), auth);
+      counter.requests++;
+      sendFile(req, res, file.path, file.sha256, (n) => {
+        counter.bytes += n;
+      });
+      return;
+    }
+    if (req.method === 'PUT' && image) {
+      const auth = await this.authenticate(req);
+      if (auth === undefined) return this.fail(res, 401, 'E_AGENT_AUTH', 'the host credential was refused');
+      if (!this.options.storeImage) return this.fail(res, 404, 'E_ROUTE_NOT_FOUND', 'copy-back is not available');
+      const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
+      const sha = typeof req.headers['x-content-sha256'] === 'string' ? req.headers['x-content-sha256'] : undefined;
+      try {
+        const stored = await this.options.storeImage(auth, Number(image[1]), req, length, sha);
+        const counter = this.count(Number(image[1]), auth);
+        counter.uploads++;
+        counter.upload_bytes += stored.bytes;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stored));
+      } catch (err) {
+        const one = isOneError(err) ? err : new OneError('E_INTERNAL', String(err));
+        this.log.warn({ hostId: auth, imageId: image[1], code: one.code, err: one.message }, 'copy-back refused');
+        req.resume();
+        this.fail(res, one.status, one.code, one.message);
+      }
       return;
     }
     this.fail(res, 404, 'E_ROUTE_NOT_FOUND', `no route ${req.method} ${url.pathname}`);
@@ -258,7 +352,7 @@ export class AgentGateway {
           return;
         }
         if (!session) return ws.close(4401, 'hello first');
-        if (msg.t === 'log') {
+        if (msg.t === 'log' || msg.t === 'disk-saved') {
           const w = this.waiting.get(msg.reqId);
           if (w?.hostId === hostId) {
             this.waiting.delete(msg.reqId);
@@ -324,7 +418,13 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown> |
 }
 
 /** Streams a file, honouring a single `Range: bytes=N-` so interrupted downloads resume. */
-function sendFile(req: IncomingMessage, res: ServerResponse, path: string, sha256: string): void {
+function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  sha256: string,
+  sent: (bytes: number) => void,
+): void {
   const size = statSync(path).size;
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   const start = range ? Number(range[1]) : 0;
@@ -339,5 +439,20 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string, sha25
     'x-content-sha256': sha256,
     ...(range ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
   });
-  createReadStream(path, { start }).pipe(res);
+  const stream = createReadStream(path, { start, highWaterMark: 1 << 20 });
+  // Bytes handed to the response (at most one socket buffer more than what left the host), reported when it ends.
+  let handed = 0;
+  stream.on('data', (chunk) => {
+    handed += chunk.length;
+  });
+  let counted = false;
+  const done = () => {
+    if (counted) return;
+    counted = true;
+    sent(handed);
+  };
+  res.on('close', done);
+  res.on('finish', done);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }

@@ -23,6 +23,7 @@ import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { nicGroupIds } from '../services/secgroup-service.js';
+import { releaseImages } from '../services/image-usage.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
 import {
@@ -36,6 +37,8 @@ import {
 } from './network-plan.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
+import { planDisks } from './plan-disks.js';
+import { withSystemDatastores } from './system-ds.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -382,12 +385,21 @@ export class LifecycleController implements AgentEvents {
    */
   private async schedulePass(): Promise<void> {
     this.pendingDirty = false;
-    const [hosts, vms, groups] = await Promise.all([
+    const [hosts, vms, groups, images, systemDs] = await Promise.all([
       this.store.objects.list('host'),
       this.store.objects.list('vm'),
       this.store.objects.list('vmgroup'),
+      this.store.objects.list('image'),
+      this.store.objects.get('datastore', 0),
     ]);
-    const snapshot = buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups);
+    const byHost = new Map(hosts.map((h) => [h.id, h.body.facts]));
+    const snapshot = withSystemDatastores(
+      buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups),
+      vms,
+      images,
+      systemDs,
+      (id) => byHost.get(id),
+    );
     if (snapshot.vms.length === 0) return;
     const plan = schedule(snapshot, this.options.scheduler ?? {});
     const seen = new Map(vms.map((v) => [v.id, v.revision]));
@@ -478,6 +490,7 @@ export class LifecycleController implements AgentEvents {
     };
     applyTransitionEffects(body, t, now);
     if (t.to.state === 'DONE') await this.vms.nets?.releaseVm(tx, vm.id);
+    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, vm.template);
     await tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
       state: VM_STATES[t.to.state],
@@ -492,11 +505,6 @@ export class LifecycleController implements AgentEvents {
     const offered = host?.body.facts?.runtimes ?? [];
     const wanted = getString(t, 'RUNTIME');
     const runtime = wanted ?? RUNTIME_PREFERENCE.find((r) => offered.includes(r)) ?? offered[0] ?? 'crun';
-    const diskImage = getVectors(t, 'DISK')
-      .map((d) => d.IMAGE_ID)
-      .find((id) => id !== undefined);
-    const imageId = diskImage !== undefined ? Number(diskImage) : this.options.defaultImageId();
-    const image = imageId === undefined ? undefined : await this.store.objects.get('image', imageId);
     const context = contextWithNetwork(vm);
     // Peer lists need every VM; only VMs with VXLAN NICs pay for reading them.
     const overlay = getVectors(t, 'NIC').some((n) => n.VN_MAD === 'vxlan');
@@ -505,6 +513,11 @@ export class LifecycleController implements AgentEvents {
       : new Map<number, Map<number, string>>();
     const rules = hasNics(vm) ? await this.rulesResolver() : undefined;
     const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1), rules);
+    const disks = await planDisks(this.store, t);
+    // The root filesystem: the first rootfs-tarball disk, else the built-in base image.
+    const rootDisk = disks.find((d) => d.format === 'rootfs-tar' && d.imageId !== null);
+    const imageId = rootDisk?.imageId ?? this.options.defaultImageId();
+    const image = imageId == null ? undefined : await this.store.objects.get('image', imageId);
     // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
     const command = getString(t, 'COMMAND');
     return {
@@ -522,6 +535,7 @@ export class LifecycleController implements AgentEvents {
       action: vm.body.last_action,
       stopTimeoutMs: this.options.stopTimeoutMs,
       ...(nics.length > 0 ? { nics } : {}),
+      ...(disks.length > 0 ? { disks } : {}),
     };
   }
 }

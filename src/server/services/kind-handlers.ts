@@ -1,5 +1,13 @@
 import { OneError } from '../../core/errors.js';
-import { type DatastoreType, IMAGE_STATES, IMAGE_TYPES, type ImageType, type PoolObject } from '../../core/model.js';
+import { parseImageFormat } from '../../core/image-format.js';
+import {
+  type DatastoreType,
+  IMAGE_STATES,
+  IMAGE_TYPES,
+  type ImageOperation,
+  type ImageType,
+  type PoolObject,
+} from '../../core/model.js';
 import { ONEADMIN_GID, ONEADMIN_UID, type Principal } from '../../core/permissions.js';
 import { getString } from '../../core/template/index.js';
 import type { Template } from '../../core/template/types.js';
@@ -153,51 +161,100 @@ const datastore: KindHandler<'datastore'> = {
   },
 };
 
-const image: KindHandler<'image'> = {
-  adminCreate: false,
-  async prepareCreate(tx, who, input) {
-    const parsed = readTemplate(input);
-    const t = parsed.template;
-    const type = (getString(t, 'TYPE') ?? 'OS').toUpperCase() as ImageType;
-    if (!IMAGE_TYPES.includes(type)) throw invalid(`TYPE must be one of ${IMAGE_TYPES.join(', ')}`, 'TYPE[0]');
-    if (getString(t, 'PATH') !== undefined || getString(t, 'SOURCE') !== undefined) {
-      throw invalid(
-        'importing image contents (PATH/SOURCE) is not available yet; create an empty DATABLOCK with SIZE',
-        'PATH[0]',
-      );
-    }
-    const dsId = typeof input.datastore_id === 'number' ? input.datastore_id : intAttr(t, 'DATASTORE_ID', 1);
-    const ds = await tx.get('datastore', dsId);
-    if (ds?.body.type !== 'IMAGE') {
-      throw new OneError('E_VALIDATION', `datastore ${dsId} is not an image datastore`, { field: 'datastore_id' });
-    }
-    const persistent = (getString(t, 'PERSISTENT') ?? 'NO').toUpperCase() === 'YES';
-    return {
-      ...ownedBy(who),
-      name: nameFrom(input, t),
-      state: IMAGE_STATES.READY,
-      lcmState: 0,
-      template: t,
-      body: {
-        type,
-        datastore_id: dsId,
-        persistent,
-        format: getString(t, 'FORMAT') ?? 'raw',
-        size_mb: intAttr(t, 'SIZE', 0),
-        source: '',
-        sha256: null,
-        running_vms: [],
-      },
-    };
-  },
-  async beforeDelete(_tx, _who, obj) {
-    if (obj.body.running_vms.length > 0) {
-      throw new OneError('E_IN_USE', `image ${obj.id} is used by VM(s) ${obj.body.running_vms.join(', ')}`, {
-        vms: obj.body.running_vms,
-      });
-    }
-  },
-};
+/** What the image handler needs from the image service (content lives outside the row). */
+export interface ImageHooks {
+  freeBytes(dsId: number): Promise<number>;
+  /** The row is being deleted in this transaction; its file goes after commit. */
+  noteDelete(image: PoolObject<'image'>): void;
+  checkPath(raw: string): Promise<unknown>;
+  filesystems: readonly string[];
+}
+
+function imageHandler(hooks: ImageHooks | undefined): KindHandler<'image'> {
+  return {
+    adminCreate: false,
+    async prepareCreate(tx, who, input) {
+      const parsed = readTemplate(input);
+      const t = parsed.template;
+      const type = (getString(t, 'TYPE') ?? 'OS').toUpperCase() as ImageType;
+      if (!IMAGE_TYPES.includes(type)) throw invalid(`TYPE must be one of ${IMAGE_TYPES.join(', ')}`, 'TYPE[0]');
+      const rawFormat = getString(t, 'FORMAT') ?? getString(t, 'DRIVER');
+      const format = parseImageFormat(rawFormat);
+      if (rawFormat !== undefined && !format) {
+        throw invalid(`FORMAT must be raw, qcow2, rootfs-tar or iso, got '${rawFormat}'`, 'FORMAT[0]');
+      }
+      const sha = getString(t, 'SHA256');
+      if (sha !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha))
+        throw invalid('SHA256 must be 64 hex digits', 'SHA256[0]');
+      if (getString(t, 'SOURCE') !== undefined) {
+        throw new OneError('E_PATH_INVALID', 'SOURCE is set by the datastore driver, not by users', {
+          field: 'SOURCE',
+        });
+      }
+      const dsId = typeof input.datastore_id === 'number' ? input.datastore_id : intAttr(t, 'DATASTORE_ID', 1);
+      const ds = await tx.get('datastore', dsId);
+      if (ds?.body.type !== 'IMAGE') {
+        throw new OneError('E_VALIDATION', `datastore ${dsId} is not an image datastore`, { field: 'datastore_id' });
+      }
+      const persistent = (getString(t, 'PERSISTENT') ?? 'NO').toUpperCase() === 'YES';
+      const path = getString(t, 'PATH');
+      const sizeMb = intAttr(t, 'SIZE', 0);
+      let state: number = IMAGE_STATES.INIT;
+      let operation: ImageOperation | null = null;
+      const now = Date.now();
+      if (path !== undefined) {
+        await hooks?.checkPath(path);
+        state = IMAGE_STATES.LOCKED;
+        operation = { kind: 'import', done_bytes: 0, total_bytes: 0, started_at: now };
+      } else if (sizeMb > 0) {
+        const fs = (getString(t, 'FS') ?? getString(t, 'FSTYPE') ?? 'raw').toLowerCase();
+        if (hooks && !hooks.filesystems.includes(fs)) {
+          throw invalid(`FS must be one of ${hooks.filesystems.join(', ')}, got '${fs}'`, 'FS[0]');
+        }
+        const free = hooks ? await hooks.freeBytes(dsId) : Number.POSITIVE_INFINITY;
+        if (sizeMb * 1048576 > free) {
+          throw new OneError(
+            'E_DATASTORE_FULL',
+            `a ${sizeMb} MB datablock does not fit: datastore ${dsId} has ${Math.floor(free / 1048576)} MB free`,
+            { datastore_id: dsId, free_mb: Math.floor(free / 1048576) },
+          );
+        }
+        state = IMAGE_STATES.LOCKED;
+        operation = { kind: 'mkfs', done_bytes: 0, total_bytes: sizeMb * 1048576, started_at: now };
+      }
+      return {
+        ...ownedBy(who),
+        name: nameFrom(input, t),
+        state,
+        lcmState: 0,
+        template: t,
+        body: {
+          type,
+          datastore_id: dsId,
+          persistent,
+          format: format ?? 'raw',
+          size_mb: sizeMb,
+          source: '',
+          sha256: null,
+          running_vms: [],
+          error: null,
+          operation,
+        },
+      };
+    },
+    async beforeDelete(_tx, _who, obj) {
+      if (obj.body.running_vms.length > 0) {
+        throw new OneError('E_IN_USE', `image ${obj.id} is used by VM(s) ${obj.body.running_vms.join(', ')}`, {
+          vms: obj.body.running_vms,
+        });
+      }
+    },
+    async delete(tx, _who, obj) {
+      await tx.delete('image', obj.id, obj.revision);
+      hooks?.noteDelete(obj);
+    },
+  };
+}
 
 /**
  * VM groups belong to their creator, like templates. The template is checked
@@ -249,6 +306,7 @@ export function kindHandlers(
   vms: VmService,
   nets: VnetService,
   secgroups: SecgroupService,
+  images?: ImageHooks,
 ): KindHandlers {
   return {
     user: users.handler,
@@ -256,7 +314,7 @@ export function kindHandlers(
     cluster,
     host,
     datastore,
-    image,
+    image: imageHandler(images),
     vnet: nets.handler,
     secgroup: secgroups.handler,
     template: vms.templateHandler,

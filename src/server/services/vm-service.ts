@@ -32,6 +32,7 @@ import {
 import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../core/vm-states.js';
 import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
+import { acquireImages, releaseImages, resolveDiskImages } from './image-usage.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
 import type { VnetService } from './vnet-service.js';
@@ -345,6 +346,7 @@ export class VmService {
     }
     applyTransitionEffects(body, t, now);
     if (t.to.state === 'DONE') await this.nets?.releaseVm(tx, vm.id);
+    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, vm.template);
     // `vm` was read in this transaction: write over it (still a compare-and-set on its revision).
     return tx.replace(vm, { ...vm, state: VM_STATES[t.to.state], lcmState: LCM_STATES[t.to.lcm], body });
   }
@@ -371,7 +373,8 @@ export class VmService {
       positions: parsed.positions,
     });
     await this.validate(tx, who, { ...parsed, template });
-    const grouped = await this.resolveVmGroup(tx, who, template, parsed.positions);
+    const grouped = await resolveDiskImages(tx, who, await this.resolveVmGroup(tx, who, template, parsed.positions));
+    await acquireImages(tx, id, grouped);
     const withNics = this.nets ? await this.nets.leaseNics(tx, who, grouped, id) : grouped;
     const hold = input.hold === true;
     return {
