@@ -115,7 +115,7 @@ function registerCreate(noun: Command, ctx: CliContext): void {
     .option('--type <type>', 'OS, CDROM, DATABLOCK, KERNEL, RAMDISK or CONTEXT')
     .option('--persistent', 'persistent image (one VM at a time, changes are kept)')
     .option('--size <mb>', 'size of an empty datablock, MB')
-    .option('--fs <fs>', 'filesystem of an empty datablock: ext4, ext3, ext2, xfs, vfat, swap, raw')
+    .option('--fs <fs>', 'filesystem of an empty datablock: ext4, ext3, ext2, vfat, swap, raw')
     .option('--format <format>', 'raw, qcow2, rootfs-tar or iso (default: detected)')
     .option('--template-format <format>', 'syntax of FILE: native, yaml, json or auto')
     .option('--sha256 <hex>', 'expected sha256 of the content (upload or import); refused when different')

@@ -4,6 +4,8 @@ import type { Template } from '../../core/template/types.js';
 import type { Store } from '../../store/index.js';
 
 const DEV_PREFIX = 'vd';
+/** Filesystems a volatile disk can be created with on a host (mkfs.<fs> / mkswap); anything else is ext4. */
+const VOLATILE_FS = new Set(['ext4', 'ext3', 'ext2', 'vfat', 'raw', 'swap']);
 
 /** The next free device name: vda, vdb, … vdz, vdaa … */
 function deviceName(prefix: string, index: number): string {
@@ -54,7 +56,7 @@ export async function planDisks(store: Store, template: Template): Promise<PlanD
         target: d.TARGET ?? '',
         persistent: false,
         readonly: false,
-        volatile: { sizeMb: size, fs: fs === 'raw' || /^[a-z0-9]+$/.test(fs) ? fs : 'ext4' },
+        volatile: { sizeMb: size, fs: VOLATILE_FS.has(fs) ? fs : 'ext4' },
         order: 2,
       });
     }

@@ -23,7 +23,7 @@ const run = promisify(execFile);
 const MB = 1024 * 1024;
 const CAPACITY_REFRESH_MS = 60_000;
 /** Filesystems an empty DATABLOCK may be formatted with (mkfs.<fs>). */
-export const DATABLOCK_FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'xfs', 'vfat', 'raw', 'swap'] as const;
+export const DATABLOCK_FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'vfat', 'raw', 'swap'] as const;
 
 export interface ImageServiceOptions {
   /** Allow importing from loopback, private and link-local addresses (SSRF guard off). */
