@@ -84,6 +84,9 @@ async function migrate(db: Kysely<Database>): Promise<void> {
     provider: migrationProvider,
     migrationTableName: 'oneedge_migrations',
     migrationLockTableName: 'oneedge_migrations_lock',
+    // Features are built in parallel and numbered as they start, so one may land after a
+    // higher-numbered one: apply whatever is missing, in name order.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -47,11 +47,12 @@ export class TestServer {
     return this.child?.pid;
   }
 
-  async start(): Promise<this> {
+  /** Starts (or restarts) the server; `extraArgs` apply to this start only and win over the options'. */
+  async start(extraArgs: readonly string[] = []): Promise<this> {
     // A restart keeps the port, so clients (and their tokens) carry on as after a real restart.
     const port = this.url ? new URL(this.url).port : '0';
     const args = [BIN, 'server', '--data-dir', this.dataDir, '--port', port, '--log-level', 'info'];
-    args.push('--agent-port', String(this.agentPort), ...(this.opts.args ?? []));
+    args.push('--agent-port', String(this.agentPort), ...(this.opts.args ?? []), ...extraArgs);
     if (this.opts.dbUrl) args.push('--db-url', this.opts.dbUrl);
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ...this.opts.env },
