@@ -17,6 +17,8 @@ export interface ChannelHandlers {
   inventory(): Promise<WorkloadReport[]>;
   plan(msg: Extract<FrontEndMessage, { t: 'plan' }>): void;
   readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
+  /** The front-end welcomed us: the link is ready (monitoring sends what it kept). */
+  linkUp?(): void;
 }
 
 export interface ChannelOptions {
@@ -69,6 +71,13 @@ export class Channel {
   async emit(msg: Parameters<Outbox['add']>[0]): Promise<void> {
     const stamped = await this.outbox.add(msg);
     this.sendRaw(stamped);
+  }
+
+  /** Sends a monitoring batch if the link is ready; false when it is not (the caller keeps it). */
+  sendMonitor(z: string): boolean {
+    if (!this.ready || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ t: 'monitor', z } satisfies AgentMessage));
+    return true;
   }
 
   private sendRaw(msg: AgentMessage): void {
@@ -135,6 +144,7 @@ export class Channel {
         void this.outbox.ack(msg.lastAgentSeq).then(() => {
           for (const m of this.outbox.pending()) this.sendRaw(m);
         });
+        this.handlers.linkUp?.();
         return;
       case 'ack':
         void this.outbox.ack(msg.seq);

@@ -16,9 +16,12 @@ import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
+import { registerMetricsRoute } from './monitoring/metrics.js';
+import type { MonitorController } from './monitoring/monitor-controller.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
+import { registerMonitoringRoutes } from './routes/monitoring-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
@@ -56,6 +59,8 @@ export interface AppContext {
   events: EventHub;
   version: string;
   agents: AgentServices | null;
+  /** The monitor controller, when agents are served (set after start-up). */
+  monitor?: MonitorController | null;
 }
 
 /** Routes reachable without a token. */
@@ -136,9 +141,11 @@ export async function buildApp(
       registerSchedActionRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerEventRoutes(api, ctx);
+      registerMonitoringRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
+  registerMetricsRoute(app, ctx, () => ctx.monitor ?? null);
   app.addHook('onClose', async () => events.close());
   return { app, ctx };
 }

@@ -1,8 +1,10 @@
 import { type DatabaseConfig, openDatabase } from './database.js';
+import { MonitoringStore } from './monitoring-store.js';
 import { ObjectStore } from './object-store.js';
 import { TokenStore } from './token-store.js';
 
 export type { DatabaseConfig } from './database.js';
+export { MonitoringStore, type SeriesQuery } from './monitoring-store.js';
 export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, StoredJson, TxStore } from './object-store.js';
 export { ObjectStore, rowToObject } from './object-store.js';
 export type { StoredToken } from './token-store.js';
@@ -13,6 +15,8 @@ export interface Store {
   kind: DatabaseConfig['kind'];
   objects: ObjectStore;
   tokens: TokenStore;
+  /** Monitoring time series (migration 003). */
+  monitoring: MonitoringStore;
   close(): Promise<void>;
 }
 
@@ -22,6 +26,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
     kind: opened.kind,
     objects: new ObjectStore(opened.db, opened.kind),
     tokens: new TokenStore(opened.db),
+    monitoring: new MonitoringStore(opened.db),
     close: opened.close,
   };
 }

@@ -44,6 +44,20 @@ export interface MigrationMetaTable {
   seq: Generated<number>;
 }
 
+export interface HostMonitoringTable {
+  host_id: number;
+  ts: number;
+  kind: string;
+  data: string;
+}
+
+export interface VmMonitoringTable {
+  vm_id: number;
+  host_id: number;
+  ts: number;
+  data: string;
+}
+
 export interface Database {
   users: ObjectTable;
   groups: ObjectTable;
@@ -57,6 +71,8 @@ export interface Database {
   vmgroups: ObjectTable;
   pool_control: PoolControlTable;
   tokens: TokenTable;
+  host_monitoring: HostMonitoringTable;
+  vm_monitoring: VmMonitoringTable;
 }
 
-export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens'>;
+export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens' | 'host_monitoring' | 'vm_monitoring'>;

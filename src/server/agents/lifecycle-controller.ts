@@ -13,6 +13,7 @@ import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
 import { getString, getVector, getVectors } from '../../core/template/index.js';
 import {
   applyDriverResult,
+  applyHostError,
   applyObserved,
   type ObservedVmState,
   type Transition,
@@ -359,15 +360,51 @@ export class LifecycleController implements AgentEvents {
 
   /** Applies what the agent found on (re)connect: VMs it no longer runs are seen as missing. */
   private async syncInventory(hostId: number, workloads: WorkloadReport[]): Promise<void> {
+    await this.observeWorkloads(hostId, workloads, true);
+  }
+
+  /**
+   * Monitor-observed workload states of a host's VMs (reference §5.4). With
+   * `full`, a VM placed on the host but absent from the list is seen MISSING
+   * (POWEROFF). Reports about VMs not placed on this host are ignored; VMs with
+   * a host operation in flight are left to its result. Returns the VM ids applied.
+   */
+  async observeWorkloads(
+    hostId: number,
+    workloads: WorkloadReport[],
+    full: boolean,
+    /** VMs the agent still counts misses for: not absent, not a change either. */
+    counting: ReadonlySet<number> = new Set(),
+  ): Promise<number[]> {
     const byVm = new Map(workloads.map((w) => [w.vmId, w]));
+    const applied: number[] = [];
     for (const vm of await this.store.objects.list('vm', { hostId })) {
-      const w = byVm.get(vm.id) ?? { vmId: vm.id, state: 'missing' as const };
-      if (vm.body.pending_op) continue;
+      if (counting.has(vm.id)) continue;
+      const w = byVm.get(vm.id) ?? (full ? { vmId: vm.id, state: 'missing' as const } : undefined);
+      if (!w || vm.body.pending_op) continue;
       await this.store.objects.transaction(async (tx) => {
         const current = await tx.get('vm', vm.id);
-        if (current && current.revision === vm.revision) await this.applyEvent(tx, current, w);
+        if (current && current.revision === vm.revision && (await this.applyEvent(tx, current, w)) === 'applied')
+          applied.push(vm.id);
       });
     }
+    return applied;
+  }
+
+  /** The host went ERROR (reference §1.3): its RUNNING VMs become UNKNOWN. Returns their ids. */
+  async hostFailed(hostId: number): Promise<number[]> {
+    const changed: number[] = [];
+    for (const vm of await this.store.objects.list('vm', { hostId })) {
+      await this.store.objects.transaction(async (tx) => {
+        const current = await tx.get('vm', vm.id);
+        if (!current || current.body.host_id !== hostId) return;
+        const t = applyHostError(phaseOf(current), contextOf(current));
+        if (!t) return;
+        await this.commit(tx, current, t, {});
+        changed.push(vm.id);
+      });
+    }
+    return changed;
   }
 
   private async fail(vm: PoolObject<'vm'>, message: string): Promise<void> {
