@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { encodeMonitorBatch } from '../src/agent/monitoring/monitor.js';
 import { tlsOptions } from '../src/agent/tls.js';
 import type { MonitorRecord } from '../src/core/monitoring.js';
 import { LoopbackAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
-import { TestServer } from './support/server.js';
+import { BIN, TestServer } from './support/server.js';
 
+const run = promisify(execFile);
 const PERIODS = 'beacon=1,system=2,host=1,datastore=1,vm-state=0.5,vm-sync=2,vm-usage=0.5';
 const METRICS_TOKEN = 'scrape-token-0123456789abcdef';
 
@@ -115,6 +119,45 @@ describe('push monitoring (loopback agents)', () => {
     );
     assert.equal((await user.get('/api/v1/vms/999999/monitoring')).status, 404);
     assert.equal((await new Api(server.url).get(`/api/v1/hosts/${hostId}/monitoring`)).status, 401);
+  });
+
+  test('the CLI shows capacity and usage: host show, host monitoring, host top, vm show, vm monitoring', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'oneedge-cli-home-'));
+    const env = {
+      ...process.env,
+      HOME: home,
+      ONEEDGE_URL: server.url,
+      ONEEDGE_AUTH: join(server.dataDir, 'oneadmin.auth'),
+    };
+    const cli = async (...args: string[]) => {
+      const r = await run(process.execPath, [BIN, ...args], { env });
+      return r.stdout;
+    };
+    try {
+      const show = await cli('host', 'show', String(hostId));
+      assert.match(show, /^HOST CAPACITY$/m);
+      assert.match(show, /^TOTAL CPU\s+: \d+00 \(\d+ cores/m);
+      assert.match(show, /^RUNTIMES\s+: mock$/m);
+      assert.match(show, /^MONITORING \(/m);
+      assert.match(show, /^USED CPU\s+: \d+ \/ \d+$/m);
+      assert.match(show, /^TEMPERATURE\s+: 42$/m);
+      assert.match(show, /^PROBE ERROR 20-broken\s*: exit 3: nope$/m);
+      assert.match(show, /^SYSTEM DS\s+: .+ free of /m);
+      assert.match(show, /^NUMA NODES$/m);
+      const hist = await cli('host', 'monitoring', String(hostId), '--from', '-10m');
+      assert.match(hist.split('\n')[0] ?? '', /TIME\s+USED_CPU\s+FREE_CPU\s+USED_MEM/);
+      assert.ok(hist.trim().split('\n').length >= 2, 'at least one sample row');
+      const top = await cli('host', 'top', '-n', '1');
+      assert.match(top, /ID\s+NAME\s+STAT\s+VMS\s+CPU\s+MEMORY\s+WILD\s+SEEN/);
+      assert.match(top, /mon-1\s+on\s+2\s+\d+\/\d+/);
+      const vmShow = await cli('vm', 'show', String(vmIds[0]));
+      assert.match(vmShow, /^VIRTUAL MACHINE MONITORING \(/m);
+      assert.match(vmShow, /^MEMORY\s+: \d/m);
+      const vmHist = await cli('vm', 'monitoring', String(vmIds[0]), '--json');
+      assert.ok(JSON.parse(vmHist).items.length >= 1);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test('/metrics needs the scrape token or an admin, and shows health and fleet gauges', async () => {

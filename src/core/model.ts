@@ -1,6 +1,6 @@
 import type { HostFacts } from './agent-protocol.js';
-import type { SchedAction } from './sched-actions.js';
 import type { DatastoreUsage, HostUsage } from './monitoring.js';
+import type { SchedAction } from './sched-actions.js';
 import type { Template } from './template/types.js';
 import type { VmGroupBody } from './vm-groups.js';
 

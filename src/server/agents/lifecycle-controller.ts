@@ -382,6 +382,9 @@ export class LifecycleController implements AgentEvents {
       if (counting.has(vm.id)) continue;
       const w = byVm.get(vm.id) ?? (full ? { vmId: vm.id, state: 'missing' as const } : undefined);
       if (!w || vm.body.pending_op) continue;
+      // Most reports change nothing: only open a transaction for a real transition.
+      const observed = observedOf(w);
+      if (!observed || !applyObserved(phaseOf(vm), observed, contextOf(vm))) continue;
       await this.store.objects.transaction(async (tx) => {
         const current = await tx.get('vm', vm.id);
         if (current && current.revision === vm.revision && (await this.applyEvent(tx, current, w)) === 'applied')
