@@ -10,17 +10,14 @@
  * BENCH_SPEEDUP=1 (divide every period by it to measure peak throughput on a smaller fleet)
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import SQLite from 'better-sqlite3';
-import type { PoolObject } from '../src/core/model.js';
 import { PROBE_PERIOD_DEFAULTS_S, type ProbePeriods } from '../src/core/monitoring.js';
-import { renderObjectJson } from '../src/core/present.js';
 import { waitFor } from '../test/support/agents.js';
 import { Api } from '../test/support/api.js';
 import { TestServer } from '../test/support/server.js';
+import { seedFleet } from './support/fleet-seed.js';
 
 const FLEETS = (process.env.BENCH_FLEETS ?? '1000,2500,5000,10000').split(',').map(Number);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 60);
@@ -44,126 +41,6 @@ function metric(text: string, name: string, labels = ''): number {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
 }
 
-/** Hosts with credentials and their RUNNING VMs, written straight into the server's SQLite file. */
-function seed(dbPath: string, hosts: number): { id: number; credential: string; vmIds: number[] }[] {
-  const db = new SQLite(dbPath);
-  db.pragma('busy_timeout = 10000');
-  const cols = 'id,name,uid,gid,uname,gname,perms,state,lcm_state,template,body,revision,created_at,updated_at,json';
-  const insHost = db.prepare(`insert into hosts (${cols}) values (${cols.replace(/\w+/g, '?')})`);
-  const insVm = db.prepare(`insert into vms (${cols},host_id) values (${cols.replace(/\w+/g, '?')},?)`);
-  const base = (db.prepare('select coalesce(max(id), -1) + 1 as n from hosts').get() as { n: number }).n;
-  const vmBase = (db.prepare('select coalesce(max(id), -1) + 1 as n from vms').get() as { n: number }).n;
-  const out: { id: number; credential: string; vmIds: number[] }[] = [];
-  const now = Date.now();
-  db.transaction(() => {
-    let vmId = vmBase;
-    for (let i = 0; i < hosts; i++) {
-      const id = base + i;
-      const secret = randomBytes(32).toString('base64url');
-      const host: PoolObject<'host'> = {
-        kind: 'host',
-        id,
-        name: `sim-${id}`,
-        uid: 0,
-        gid: 0,
-        uname: 'oneadmin',
-        gname: 'oneadmin',
-        perms: 0o600,
-        state: 0,
-        lcmState: 0,
-        template: {},
-        body: {
-          cluster_id: 0,
-          im_mad: 'oneedge',
-          vm_mad: 'oneedge',
-          credential_hash: createHash('sha256').update(secret).digest('hex'),
-          join_token_hash: null,
-          join_token_expires: 0,
-          last_agent_seq: 0,
-          facts: null,
-          last_seen: 0,
-          connected: false,
-        },
-        revision: 1,
-        createdAt: now,
-        updatedAt: now,
-      };
-      insHost.run(
-        id,
-        host.name,
-        0,
-        0,
-        'oneadmin',
-        'oneadmin',
-        0o600,
-        0,
-        0,
-        '{}',
-        JSON.stringify(host.body),
-        1,
-        now,
-        now,
-        renderObjectJson(host),
-      );
-      const vmIds: number[] = [];
-      for (let j = 0; j < VMS; j++, vmId++) {
-        const vm: PoolObject<'vm'> = {
-          kind: 'vm',
-          id: vmId,
-          name: `sim-vm-${vmId}`,
-          uid: 0,
-          gid: 0,
-          uname: 'oneadmin',
-          gname: 'oneadmin',
-          perms: 0o600,
-          state: 3,
-          lcmState: 3,
-          template: { NAME: `sim-vm-${vmId}`, CPU: '0.1', MEMORY: '64' },
-          body: {
-            template_id: null,
-            host_id: id,
-            host_name: host.name,
-            pending_op: null,
-            last_action: null,
-            resched: false,
-            sched_message: '',
-            history: [{ seq: 0, host_id: id, host_name: host.name, ds_id: 0, action: 'none', stime: 0, etime: 0 }],
-            error: null,
-            user_template: {},
-            stime: Math.floor(now / 1000),
-            etime: 0,
-          },
-          revision: 1,
-          createdAt: now,
-          updatedAt: now,
-        };
-        insVm.run(
-          vmId,
-          vm.name,
-          0,
-          0,
-          'oneadmin',
-          'oneadmin',
-          0o600,
-          3,
-          3,
-          JSON.stringify(vm.template),
-          JSON.stringify(vm.body),
-          1,
-          now,
-          now,
-          renderObjectJson(vm),
-          id,
-        );
-        vmIds.push(vmId);
-      }
-      out.push({ id, credential: `oeh_${id}_${secret}`, vmIds });
-    }
-  })();
-  db.close();
-  return out;
-}
-
 interface Result {
   hosts: number;
   connected: number;
@@ -180,13 +57,14 @@ interface Result {
 
 async function runFleet(hosts: number): Promise<Result> {
   const server = await new TestServer({
-    env: { ONEEDGE_LOG_LEVEL: 'warn' },
+    // BENCH_PROFILE=DIR writes a V8 CPU profile of the front-end there.
+    env: process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {},
     args: ['--agent-host', '127.0.0.1', '--heartbeat', '30'],
   }).start();
   const sims: ReturnType<typeof spawn>[] = [];
   try {
     const api = await Api.login(server.url, 'oneadmin', server.adminPassword);
-    const seeded = seed(join(server.dataDir, 'one.db'), hosts);
+    const seeded = seedFleet(join(server.dataDir, 'one.db'), hosts, VMS);
     const caPem = readFileSync(join(server.dataDir, 'pki', 'ca.crt'), 'utf8');
     const counters = new Map<number, { connected: number; frames: number; records: number; vmSamples: number }>();
     for (let s = 0; s < SIMS; s++) {
@@ -215,7 +93,15 @@ async function runFleet(hosts: number): Promise<Result> {
       });
     }
     const total = () => [...counters.values()].reduce((a, c) => a + c.connected, 0);
-    await waitFor('fleet connected', async () => total() >= hosts, 60_000 + (hosts / RAMP_PER_S) * 3000);
+    await waitFor('fleet connected', async () => total() >= hosts, 60_000 + (hosts / RAMP_PER_S) * 3000).catch(
+      (err) => {
+        throw new Error(
+          `${String(err)}: ${JSON.stringify([...counters.values()])}\n${server.output.slice(-5).join('\n')}`,
+        );
+      },
+    );
+    const connectMs = Math.max(...[...counters.values()].map((c) => (c as { helloMsMax?: number }).helloMsMax ?? 0));
+    console.log(`  ${hosts} hosts connected; slowest hello → welcome ${connectMs} ms`);
     // Warm-up: one full beacon period with every host reporting, so each kind is in the mix.
     await new Promise((r) => setTimeout(r, Math.min(30, periods.beacon) * 1000 + 5000));
     const scrape = async () =>
@@ -258,6 +144,7 @@ async function runFleet(hosts: number): Promise<Result> {
     };
   } finally {
     for (const s of sims) s.kill('SIGTERM');
+    if (process.env.BENCH_PROFILE) await server.stop();
     await server.dispose();
   }
 }

@@ -26,7 +26,16 @@ interface Job {
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
-const counters = { connected: 0, frames: 0, records: 0, vmSamples: 0, errors: 0, closed: 0 };
+const counters = {
+  connected: 0,
+  frames: 0,
+  records: 0,
+  vmSamples: 0,
+  errors: 0,
+  closed: 0,
+  helloMsMax: 0,
+  openMsMax: 0,
+};
 
 const PCI = Array.from({ length: 24 }, (_, i) => ({
   address: `0000:00:${i.toString(16).padStart(2, '0')}.0`,
@@ -76,7 +85,11 @@ class SimHost {
       perMessageDeflate: false,
     });
     this.ws = ws;
+    const dialled = performance.now();
+    let opened = 0;
     ws.on('open', () => {
+      opened = performance.now();
+      counters.openMsMax = Math.max(counters.openMsMax, Math.round(opened - dialled));
       ws.send(
         JSON.stringify({
           t: 'hello',
@@ -90,6 +103,7 @@ class SimHost {
       const m = JSON.parse(data.toString()) as { t: string };
       if (m.t === 'welcome') {
         counters.connected++;
+        counters.helloMsMax = Math.max(counters.helloMsMax, Math.round(performance.now() - opened));
         this.start();
       }
     });

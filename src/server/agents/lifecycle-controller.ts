@@ -111,7 +111,30 @@ export class LifecycleController implements AgentEvents {
   }
 
   /** Queues every VM that may need work: pending ones and those in a transient state. */
-  async resync(): Promise<void> {
+  private resyncing: Promise<void> | null = null;
+  private resyncAgain = false;
+
+  /**
+   * Single-flight: callers during a pass share it (and one more pass after it),
+   * so a burst of agent hellos costs one or two scans, not one each.
+   */
+  resync(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return this.resyncing;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        await this.resyncOnce();
+      } while (this.resyncAgain);
+    })().finally(() => {
+      this.resyncing = null;
+    });
+    return this.resyncing;
+  }
+
+  private async resyncOnce(): Promise<void> {
     const rows = await this.store.objects.listRows('vm', {});
     for (const r of rows) {
       if (r.state === VM_PENDING) {
