@@ -25,6 +25,8 @@ export interface ChannelHandlers {
   localAddress?(address: string): void;
   /** Uploads a VM's disk to a new image (disk save-as). */
   saveDisk?(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void>;
+  /** The front-end welcomed us: the link is ready (monitoring sends what it kept). */
+  linkUp?(): void;
 }
 
 export interface ChannelOptions {
@@ -77,6 +79,13 @@ export class Channel {
   async emit(msg: Parameters<Outbox['add']>[0]): Promise<void> {
     const stamped = await this.outbox.add(msg);
     this.sendRaw(stamped);
+  }
+
+  /** Sends a monitoring batch if the link is ready; false when it is not (the caller keeps it). */
+  sendMonitor(z: string): boolean {
+    if (!this.ready || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ t: 'monitor', z } satisfies AgentMessage));
+    return true;
   }
 
   private sendRaw(msg: AgentMessage): void {
@@ -147,6 +156,7 @@ export class Channel {
         void this.outbox.ack(msg.lastAgentSeq).then(() => {
           for (const m of this.outbox.pending()) this.sendRaw(m);
         });
+        this.handlers.linkUp?.();
         return;
       case 'ack':
         void this.outbox.ack(msg.seq);

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
+import { type ProbePeriods, parseProbePeriods, VM_MISSING_RUNS_DEFAULT } from '../core/monitoring.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
@@ -11,6 +13,7 @@ import { DiskManager } from './disks.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
+import { AgentMonitor } from './monitoring/monitor.js';
 import { NetworkHost } from './network-host.js';
 import { Outbox } from './outbox.js';
 import { PlanExecutor } from './plan-executor.js';
@@ -29,11 +32,17 @@ interface AgentArgs {
   imageCacheMb: number;
   /** Drop and resume an image transfer that receives nothing for this long, seconds. */
   imageStallSeconds: number;
+  probePeriods: ProbePeriods;
+  probesDir?: string;
+  probeTimeoutS: number;
+  vmMissingRuns: number;
 }
 
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
                      [--runtimes crun,runc,mock] [--log-level info]
-                     [--image-cache-mb MB] [--image-stall-timeout SECONDS]`;
+                     [--image-cache-mb MB] [--image-stall-timeout SECONDS]
+                     [--probe-periods beacon=30,system=600,host=120,datastore=120,vm-state=5,vm-sync=180,vm-usage=30]
+                     [--probes-dir DIR (default <state-dir>/probes.d)] [--probe-timeout 15] [--vm-missing-runs 5]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
@@ -42,6 +51,13 @@ function parseArgs(argv: string[]): AgentArgs {
     logLevel: process.env.ONEEDGE_LOG_LEVEL ?? 'info',
     imageCacheMb: 0,
     imageStallSeconds: 30,
+    probePeriods: periods(process.env.ONEEDGE_PROBE_PERIODS ?? ''),
+    ...(process.env.ONEEDGE_PROBES_DIR ? { probesDir: process.env.ONEEDGE_PROBES_DIR } : {}),
+    probeTimeoutS: positive('ONEEDGE_PROBE_TIMEOUT', process.env.ONEEDGE_PROBE_TIMEOUT ?? '15'),
+    vmMissingRuns: positive(
+      'ONEEDGE_VM_MISSING_RUNS',
+      process.env.ONEEDGE_VM_MISSING_RUNS ?? String(VM_MISSING_RUNS_DEFAULT),
+    ),
   };
   const count = (flag: string, v: string) => {
     const n = Number(v);
@@ -64,12 +80,31 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--log-level') args.logLevel = take();
     else if (flag === '--image-cache-mb') args.imageCacheMb = count(flag, take());
     else if (flag === '--image-stall-timeout') args.imageStallSeconds = Math.max(1, count(flag, take()));
+    else if (flag === '--probe-periods') args.probePeriods = periods(take(), args.probePeriods);
+    else if (flag === '--probes-dir') args.probesDir = take();
+    else if (flag === '--probe-timeout') args.probeTimeoutS = positive(flag, take());
+    else if (flag === '--vm-missing-runs') args.vmMissingRuns = Math.ceil(positive(flag, take()));
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
     throw new OneError('E_VALIDATION', `--join needs --token and --ca-hash\n${USAGE}`);
   }
   return args;
+}
+
+function periods(text: string, base?: ProbePeriods): ProbePeriods {
+  try {
+    return parseProbePeriods(text, base);
+  } catch (err) {
+    throw new OneError('E_VALIDATION', `--probe-periods: ${(err as Error).message}`);
+  }
+}
+
+function positive(what: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new OneError('E_VALIDATION', `${what} must be a positive number, got '${text}'`);
+  return n;
 }
 
 function makeDriver(name: string, stateDir: string, identity: AgentIdentity): RuntimeDriver | undefined {
@@ -161,16 +196,17 @@ export async function main(argv: string[]): Promise<void> {
   );
   executor = planExecutor;
   await planExecutor.recoverAll();
+  const facts = async () => ({
+    ...(await hostFacts([...runtimes.keys()], unusable, args.stateDir)),
+    ...(network.localAddress ? { address: network.localAddress } : {}),
+    networkDrivers: network.names(),
+    networkUnusable: network.unusable,
+  });
   channel = new Channel(
     id,
     outbox,
     {
-      facts: async () => ({
-        ...(await hostFacts([...runtimes.keys()], unusable, args.stateDir)),
-        ...(network.localAddress ? { address: network.localAddress } : {}),
-        networkDrivers: network.names(),
-        networkUnusable: network.unusable,
-      }),
+      facts,
       localAddress: (address) => {
         network.localAddress = address;
       },
@@ -183,15 +219,38 @@ export async function main(argv: string[]): Promise<void> {
       plan: (p) => planExecutor.submit(p),
       readLog: (vmId, maxBytes) => planExecutor.readLog(vmId, maxBytes),
       saveDisk: (m) => planExecutor.saveDisk(m),
+      linkUp: () => monitor.linkUp(),
     },
     hostLog.child({ component: 'channel' }),
     { minBackoffMs: 500, maxBackoffMs: 30_000 },
   );
+  const monitor = new AgentMonitor(
+    {
+      periods: args.probePeriods,
+      probesDir: args.probesDir ?? join(args.stateDir, 'probes.d'),
+      probeTimeoutMs: args.probeTimeoutS * 1000,
+      missingRuns: args.vmMissingRuns,
+      stateDir: args.stateDir,
+      batchMs: 200,
+    },
+    facts,
+    availableParallelism(),
+    {
+      records: () => registry.all(),
+      runtimes,
+      busy: (vmId) => planExecutor.busy(vmId),
+    },
+    (z) => channel?.sendMonitor(z) ?? false,
+    hostLog.child({ component: 'monitor' }),
+  );
+  hostLog.info({ periods: args.probePeriods }, 'probe periods (s)');
   planExecutor.start();
   channel.start();
+  monitor.start();
 
   const stop = (signal: string) => {
     hostLog.info({ signal }, 'stopping (workloads keep running)');
+    monitor.stop();
     channel?.stop();
     planExecutor.stop();
     process.exit(0);

@@ -107,6 +107,11 @@ export class PlanExecutor {
     this.log.info({ vmId: msg.vmId, diskId: msg.disk.diskId, imageId: msg.imageId }, 'disk saved as a new image');
   }
 
+  /** Whether a plan for this VM is queued or running (its workload is in flux). */
+  busy(vmId: number): boolean {
+    return this.chains.has(vmId);
+  }
+
   /** The last `maxBytes` of a VM's console log (stdout/stderr of its workload). */
   async readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }> {
     const path = join(this.stateDir, 'vms', String(vmId), 'console.log');
@@ -393,6 +398,8 @@ export class PlanExecutor {
         if (report.pid !== undefined && report.pid !== r.pid) await this.registry.patch(r.vmId, { pid: report.pid });
         continue;
       }
+      // A workload that vanished altogether is the VM-state probe's to report, after its miss count.
+      if (report.state === 'missing') continue;
       await this.registry.patch(r.vmId, { desired: 'stopped' });
       this.log.info({ vmId: r.vmId, state: report.state }, 'workload stopped by itself');
       await this.channel().emit({ t: 'event', vmId: r.vmId, workload: report, reason: 'exited' });

@@ -3,6 +3,7 @@ import { type ApiObject, type CreateInput, HOST_OPERATOR_ACTIONS } from '../clie
 import { hostShortState } from './cell-format.js';
 import type { CliContext } from './cli-context.js';
 import { forEachId, resolveOne } from './id-refs.js';
+import { registerHostMonitoring } from './monitoring.js';
 import { withOutputOptions } from './output.js';
 import { emit, registerPoolVerbs } from './pool-verbs.js';
 import type { Column } from './table.js';
@@ -64,6 +65,8 @@ export function registerHost(program: Command, ctx: CliContext): void {
         }),
       );
   }
+
+  registerHostMonitoring(host, ctx);
 
   withOutputOptions(host.command('join-token').description("issue a one-time join token for the host's agent (1 h)"))
     .argument('<id>', 'host id or name')

@@ -84,7 +84,15 @@ export function registerPoolVerbs<K extends ObjectKind>(program: Command, ctx: C
     .action(async (ref: string, opts: OutputOpts) =>
       ctx.withClient(async (one) => {
         const obj = await one.get(kind, await resolveOne(one, kind, ref));
-        emit(ctx, opts, [obj], () => renderShow(kind, obj));
+        // A VM's usage comes from the monitoring API (not stored in the VM record).
+        const vmUsage =
+          kind === 'vm' && outputFormat(opts) === 'human'
+            ? await one
+                .vmMonitoring(obj.id, { limit: 1 })
+                .then((m) => m.current)
+                .catch(() => null)
+            : null;
+        emit(ctx, opts, [obj], () => renderShow(kind, obj, { vmUsage }));
       }),
     );
 

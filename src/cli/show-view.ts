@@ -1,5 +1,12 @@
-import { type ApiObject, type ObjectKind, serializeTemplate, type Template } from '../client/index.js';
+import {
+  type ApiObject,
+  type ObjectKind,
+  serializeTemplate,
+  type Template,
+  type VmUsageSample,
+} from '../client/index.js';
 import { formatTime, permissionTriplets } from './cell-format.js';
+import { hostSections, vmUsageSection } from './monitoring.js';
 import { renderTable } from './table.js';
 
 /** Section titles as OpenNebula's `one<noun> show` prints them. */
@@ -34,7 +41,7 @@ const COMMON = new Set([
 ]);
 
 /** Kind-specific fields `show` prints in its own sections instead of as `KEY : value`. */
-const SECTIONED = new Set(['history', 'user_template']);
+const SECTIONED = new Set(['history', 'user_template', 'facts', 'monitoring', 'wilds', 'zombies']);
 
 const EPOCH_SECONDS = new Set(['stime', 'etime']);
 
@@ -69,7 +76,7 @@ function section(title: string, body: string): string {
 }
 
 /** `onevm show`-style text: the object's fields, permissions, then its template in native syntax. */
-export function renderShow(kind: ObjectKind, obj: ApiObject): string {
+export function renderShow(kind: ObjectKind, obj: ApiObject, extra: { vmUsage?: VmUsageSample | null } = {}): string {
   const title = KIND_TITLES[kind];
   const record = obj as unknown as Record<string, unknown>;
   let out = `${title} ${obj.id} INFORMATION\n`;
@@ -92,7 +99,8 @@ export function renderShow(kind: ObjectKind, obj: ApiObject): string {
   const p = permissionTriplets(obj.permissions);
   out += section('PERMISSIONS', kv('OWNER', p.owner) + kv('GROUP', p.group) + kv('OTHER', p.other));
   out += section(kind === 'template' ? 'TEMPLATE CONTENTS' : `${title} TEMPLATE`, templateText(obj.template));
-  if (kind === 'vm') out += vmSections(obj as ApiObject<'vm'>);
+  if (kind === 'vm') out += vmSections(obj as ApiObject<'vm'>) + vmUsageSection(extra.vmUsage ?? null);
+  if (kind === 'host') out += hostSections(obj as ApiObject<'host'>);
   if (kind === 'vmgroup') out += vmGroupSections(obj as ApiObject<'vmgroup'>);
   return out;
 }

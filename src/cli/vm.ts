@@ -11,6 +11,7 @@ import { formatElapsed, formatMegabytes, templateString, vmShortState } from './
 import type { CliContext } from './cli-context.js';
 import { UsageError } from './cli-error.js';
 import { forEachId, resolveOne } from './id-refs.js';
+import { registerVmMonitoring } from './monitoring.js';
 import { outputFormat, renderData, withOutputOptions } from './output.js';
 import { emit, registerPoolVerbs } from './pool-verbs.js';
 import type { Column } from './table.js';
@@ -163,6 +164,7 @@ export function registerVm(program: Command, ctx: CliContext): void {
     includeDone: true,
   });
   registerVmDisks(vm, ctx);
+  registerVmMonitoring(vm, ctx);
 
   for (const { verb, action, hard } of SIMPLE_VM_VERBS) {
     const cmd = actionCommand(vm, verb, VM_ACTIONS[action].description);

@@ -10,14 +10,17 @@ import type {
   ChownInput,
   CreateInput,
   Health,
+  HostMonitoring,
   InstantiateOptions,
   ListOptions,
   ListResult,
+  MonitoringQuery,
   SessionUser,
   StreamEvent,
   TokenResponse,
   UpdateInput,
   VmActionParams,
+  VmMonitoring,
 } from './types.js';
 
 /** URL segment of each kind's collection (`/api/v1/<plural>`). */
@@ -37,6 +40,15 @@ export const PLURALS: Readonly<Record<ObjectKind, string>> = {
 
 export function isObjectKind(value: unknown): value is ObjectKind {
   return typeof value === 'string' && (OBJECT_KINDS as readonly string[]).includes(value);
+}
+
+function monitoringQuery(q: MonitoringQuery, extra: Record<string, string> = {}): string {
+  const p = new URLSearchParams(extra);
+  if (q.from !== undefined) p.set('from', String(Math.floor(q.from)));
+  if (q.to !== undefined) p.set('to', String(Math.floor(q.to)));
+  if (q.limit !== undefined) p.set('limit', String(Math.floor(q.limit)));
+  const s = p.toString();
+  return s ? `?${s}` : '';
 }
 
 function checkId(id: number, what = 'id'): number {
@@ -348,7 +360,21 @@ export class OneEdgeClient {
     return this.http.request('GET', `/images/${checkId(id)}/transfers`);
   }
 
+  /** A VM's usage: the newest sample and the stored history within the window. */
+  async vmMonitoring(id: number, query: MonitoringQuery = {}): Promise<VmMonitoring> {
+    return this.http.request('GET', `/vms/${checkId(id)}/monitoring${monitoringQuery(query)}`);
+  }
+
   // --- hosts ------------------------------------------------------------------------------
+
+  /** A host's monitoring records (usage, system, datastore) within the window. */
+  async hostMonitoring(
+    id: number,
+    query: MonitoringQuery & { kinds?: ('host' | 'system' | 'datastore')[] } = {},
+  ): Promise<HostMonitoring> {
+    const extra = query.kinds?.length ? { kind: query.kinds.join(',') } : {};
+    return this.http.request('GET', `/hosts/${checkId(id)}/monitoring${monitoringQuery(query, extra)}`);
+  }
 
   /** A one-time join token and the command to run on the edge host. */
   async hostJoinToken(

@@ -133,3 +133,39 @@ export interface ObjectEvent {
 
 /** What `events()` hands to its callback: a change, or a request to re-list because events were missed. */
 export type StreamEvent = { type: 'change'; event: ObjectEvent } | { type: 'resync'; seq: number };
+
+/** Time window of a monitoring query: ms since the epoch (default: the last hour), newest `limit` rows. */
+export interface MonitoringQuery {
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+/** `GET /hosts/:id/monitoring`: host records (kind host = usage, system, datastore) with their fields. */
+export interface HostMonitoring {
+  host_id: number;
+  from: number;
+  to: number;
+  items: ({ ts: number; kind: 'host' | 'system' | 'datastore' } & Record<string, unknown>)[];
+}
+
+/** One VM usage sample: CPU in percent of one core, memory in KB, cumulative byte counters. */
+export interface VmUsageSample {
+  ts: number;
+  host_id: number;
+  cpu: number;
+  memoryKb: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  diskReadBytes: number;
+  diskWriteBytes: number;
+}
+
+/** `GET /vms/:id/monitoring`: the newest sample the front-end holds and the stored ones in the window. */
+export interface VmMonitoring {
+  vm_id: number;
+  from: number;
+  to: number;
+  current: VmUsageSample | null;
+  items: VmUsageSample[];
+}

@@ -182,7 +182,13 @@ export type AgentMessage =
   /** Answer to read-log: no sequence number, it changes nothing. */
   | { t: 'log'; reqId: string; vmId: number; data: string; truncated: boolean; error?: string }
   /** Answer to disk-saveas, after the disk was uploaded to the new image (or why not). */
-  | { t: 'disk-saved'; reqId: string; vmId: number; error?: string };
+  | { t: 'disk-saved'; reqId: string; vmId: number; error?: string }
+  /**
+   * Push monitoring (src/core/monitoring.ts): a batch of probe records,
+   * base64(gzip(JSON MonitorRecord[])). Not sequenced: only the newest record of
+   * each kind matters, so nothing is replayed — the front-end drops stale ones.
+   */
+  | { t: 'monitor'; z: string };
 
 export type FrontEndMessage =
   | { t: 'welcome'; protocol: number; hostId: number; lastAgentSeq: number; heartbeatMs: number }
@@ -218,6 +224,8 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
         : undefined;
     case 'event':
       return isSeq(o.seq) && isId(o.vmId) && typeof o.workload === 'object' ? (o as AgentMessage) : undefined;
+    case 'monitor':
+      return typeof o.z === 'string' ? (o as AgentMessage) : undefined;
     case 'log':
       return typeof o.reqId === 'string' && isId(o.vmId) && typeof o.data === 'string'
         ? (o as AgentMessage)

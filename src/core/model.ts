@@ -1,5 +1,6 @@
 import type { HostFacts } from './agent-protocol.js';
 import type { AddressRange } from './ipam/address-range.js';
+import type { DatastoreUsage, HostUsage } from './monitoring.js';
 import type { SchedAction } from './sched-actions.js';
 import type { Template } from './template/types.js';
 import type { VmGroupBody } from './vm-groups.js';
@@ -60,6 +61,12 @@ export interface HostBody {
   last_seen: number;
   /** Whether an agent session is open right now (as of the last change). */
   connected: boolean;
+  /** The latest pushed monitoring (usage and system datastore), folded in by the monitor controller. */
+  monitoring?: { ts: number; usage: HostUsage | null; datastore: DatastoreUsage | null } | null;
+  /** Workloads on the host that ONEedge does not know (OpenNebula's wild VMs). */
+  wilds?: { deploy_id: string; runtime: string }[];
+  /** Workloads on the host named after a VM that is not placed on it (zombies). */
+  zombies?: { deploy_id: string; runtime: string; vm_id: number }[];
 }
 
 export type DatastoreType = 'IMAGE' | 'SYSTEM' | 'FILE';

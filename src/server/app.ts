@@ -17,10 +17,13 @@ import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
 import { checkImagePath, DATABLOCK_FILESYSTEMS, ImageService } from './images/image-service.js';
+import { registerMetricsRoute } from './monitoring/metrics.js';
+import type { MonitorController } from './monitoring/monitor-controller.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
 import { registerImageRoutes } from './routes/image-routes.js';
+import { registerMonitoringRoutes } from './routes/monitoring-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
@@ -63,6 +66,8 @@ export interface AppContext {
   version: string;
   agents: AgentServices | null;
   images: ImageService;
+  /** The monitor controller, when agents are served (set after start-up). */
+  monitor?: MonitorController | null;
 }
 
 /** Routes reachable without a token. */
@@ -161,9 +166,11 @@ export async function buildApp(
       registerHostRoutes(api, ctx);
       registerImageRoutes(api, ctx);
       registerEventRoutes(api, ctx);
+      registerMonitoringRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
+  registerMetricsRoute(app, ctx, () => ctx.monitor ?? null);
   await images.start();
   app.addHook('onClose', async () => {
     images?.stop();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { OneError } from '../core/errors.js';
@@ -36,6 +37,30 @@ export interface ServerConfig {
   readonly coldMigrateMode: 'save' | 'poweroff' | 'poweroff-hard';
   /** Image imports may fetch from loopback, private and link-local addresses (off: SSRF guard). */
   readonly allowInternalImageUrls: boolean;
+  /** Push monitoring (docs/monitoring.md). */
+  readonly monitoring: MonitoringConfig;
+  /** Bearer token a Prometheus scraper may use on /metrics (admin session tokens work too); null = admins only. */
+  readonly metricsToken: string | null;
+}
+
+export interface MonitoringConfig {
+  /** A host silent for this many beacon periods goes ERROR (OpenNebula: 180 s = 6 beacons of 30 s; ours 3). */
+  readonly silentBeacons: number;
+  /** The beacon period assumed for a host until its agent says otherwise. */
+  readonly beaconSeconds: number;
+  /** Time series retention (HOST_/VM_MONITORING_EXPIRATION_TIME); 0 keeps everything. */
+  readonly hostExpirationSeconds: number;
+  readonly vmExpirationSeconds: number;
+  /** Ingested records are written once per tick, in one transaction. */
+  readonly flushMs: number;
+  /** The host-failure hook (off by default): what to do with an ERROR host's VMs once fenced. */
+  readonly hostFailure: {
+    readonly action: 'none' | 'recreate' | 'delete';
+    /** The fencing command, argv (no shell); must exit 0 before anything is done. */
+    readonly fence: readonly string[];
+    readonly graceSeconds: number;
+    readonly fenceTimeoutSeconds: number;
+  };
 }
 
 export const CONFIG_DEFAULTS = {
@@ -52,6 +77,13 @@ export const CONFIG_DEFAULTS = {
   actionTimeoutSeconds: 300,
   stopTimeoutSeconds: 30,
   coldMigrateMode: 'poweroff',
+  silentBeacons: 3,
+  beaconSeconds: 30,
+  hostExpirationSeconds: 43_200, // monitord.conf HOST_MONITORING_EXPIRATION_TIME
+  vmExpirationSeconds: 43_200, // monitord.conf VM_MONITORING_EXPIRATION_TIME
+  monitorFlushMs: 500,
+  hostFailureGraceSeconds: 60,
+  hostFailureFenceTimeoutSeconds: 60,
 } as const;
 
 const FLAGS: Record<string, keyof RawConfig> = {
@@ -68,6 +100,16 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--action-timeout': 'actionTimeoutSeconds',
   '--cold-migrate-mode': 'coldMigrateMode',
   '--allow-internal-image-urls': 'allowInternalImageUrls',
+  '--monitor-silent-beacons': 'silentBeacons',
+  '--monitor-beacon': 'beaconSeconds',
+  '--monitor-flush-ms': 'monitorFlushMs',
+  '--host-monitoring-expiration': 'hostExpirationSeconds',
+  '--vm-monitoring-expiration': 'vmExpirationSeconds',
+  '--host-failure-action': 'hostFailureAction',
+  '--host-failure-fence': 'hostFailureFence',
+  '--host-failure-grace': 'hostFailureGraceSeconds',
+  '--host-failure-fence-timeout': 'hostFailureFenceTimeoutSeconds',
+  '--metrics-token-file': 'metricsTokenFile',
 };
 
 const ENV: Record<string, keyof RawConfig> = {
@@ -86,6 +128,14 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_STOP_TIMEOUT: 'stopTimeoutSeconds',
   ONEEDGE_COLD_MIGRATE_MODE: 'coldMigrateMode',
   ONEEDGE_ALLOW_INTERNAL_IMAGE_URLS: 'allowInternalImageUrls',
+  ONEEDGE_MONITOR_SILENT_BEACONS: 'silentBeacons',
+  ONEEDGE_MONITOR_BEACON: 'beaconSeconds',
+  ONEEDGE_HOST_MONITORING_EXPIRATION: 'hostExpirationSeconds',
+  ONEEDGE_VM_MONITORING_EXPIRATION: 'vmExpirationSeconds',
+  ONEEDGE_HOST_FAILURE_ACTION: 'hostFailureAction',
+  ONEEDGE_HOST_FAILURE_FENCE: 'hostFailureFence',
+  ONEEDGE_HOST_FAILURE_GRACE: 'hostFailureGraceSeconds',
+  ONEEDGE_METRICS_TOKEN: 'metricsToken',
 };
 
 interface RawConfig {
@@ -104,6 +154,17 @@ interface RawConfig {
   stopTimeoutSeconds?: string;
   coldMigrateMode?: string;
   allowInternalImageUrls?: string;
+  silentBeacons?: string;
+  beaconSeconds?: string;
+  monitorFlushMs?: string;
+  hostExpirationSeconds?: string;
+  vmExpirationSeconds?: string;
+  hostFailureAction?: string;
+  hostFailureFence?: string;
+  hostFailureGraceSeconds?: string;
+  hostFailureFenceTimeoutSeconds?: string;
+  metricsToken?: string;
+  metricsTokenFile?: string;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -157,7 +218,84 @@ export function parseServerConfig(
     stopTimeoutSeconds: int(raw.stopTimeoutSeconds, CONFIG_DEFAULTS.stopTimeoutSeconds, 'stopTimeoutSeconds', 0, 3600),
     coldMigrateMode: coldMigrateMode(raw.coldMigrateMode),
     allowInternalImageUrls: bool(raw.allowInternalImageUrls, false, 'allowInternalImageUrls'),
+    monitoring: monitoringConfig(raw),
+    metricsToken: metricsToken(raw),
   });
+}
+
+function monitoringConfig(raw: RawConfig): MonitoringConfig {
+  const D = CONFIG_DEFAULTS;
+  const action = raw.hostFailureAction ?? 'none';
+  if (action !== 'none' && action !== 'recreate' && action !== 'delete')
+    throw invalid(`hostFailureAction must be none, recreate or delete, got '${action}'`, 'hostFailureAction');
+  let fence: string[] = [];
+  if (raw.hostFailureFence) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.hostFailureFence);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === 'string' && a !== ''))
+      throw invalid(
+        'hostFailureFence must be a JSON array of strings (argv), e.g. ["/usr/local/bin/fence","--host"]',
+        'hostFailureFence',
+      );
+    fence = parsed;
+  }
+  if (action !== 'none' && fence.length === 0)
+    throw invalid(`hostFailureAction ${action} needs a fencing command (hostFailureFence)`, 'hostFailureFence');
+  const beaconSeconds = Number(raw.beaconSeconds ?? D.beaconSeconds);
+  if (!Number.isFinite(beaconSeconds) || beaconSeconds < 0.05 || beaconSeconds > 3600)
+    throw invalid('beaconSeconds must be a number from 0.05 to 3600', 'beaconSeconds');
+  return Object.freeze({
+    silentBeacons: int(raw.silentBeacons, D.silentBeacons, 'silentBeacons', 1, 100),
+    beaconSeconds,
+    hostExpirationSeconds: int(
+      raw.hostExpirationSeconds,
+      D.hostExpirationSeconds,
+      'hostExpirationSeconds',
+      0,
+      10 * 365 * 86400,
+    ),
+    vmExpirationSeconds: int(
+      raw.vmExpirationSeconds,
+      D.vmExpirationSeconds,
+      'vmExpirationSeconds',
+      0,
+      10 * 365 * 86400,
+    ),
+    flushMs: int(raw.monitorFlushMs, D.monitorFlushMs, 'monitorFlushMs', 10, 60_000),
+    hostFailure: Object.freeze({
+      action: action as MonitoringConfig['hostFailure']['action'],
+      fence: Object.freeze(fence),
+      graceSeconds: int(raw.hostFailureGraceSeconds, D.hostFailureGraceSeconds, 'hostFailureGraceSeconds', 0, 86400),
+      fenceTimeoutSeconds: int(
+        raw.hostFailureFenceTimeoutSeconds,
+        D.hostFailureFenceTimeoutSeconds,
+        'hostFailureFenceTimeoutSeconds',
+        1,
+        3600,
+      ),
+    }),
+  });
+}
+
+function metricsToken(raw: RawConfig): string | null {
+  let token = raw.metricsToken ?? null;
+  if (raw.metricsTokenFile) {
+    try {
+      token = readFileSync(raw.metricsTokenFile, 'utf8').trim();
+    } catch (err) {
+      throw invalid(
+        `cannot read metricsTokenFile ${raw.metricsTokenFile}: ${(err as Error).message}`,
+        'metricsTokenFile',
+      );
+    }
+  }
+  if (token !== null && token.length < 16)
+    throw invalid('the metrics token must be at least 16 characters', 'metricsToken');
+  return token;
 }
 
 function coldMigrateMode(value: string | undefined): ServerConfig['coldMigrateMode'] {

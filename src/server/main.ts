@@ -10,6 +10,8 @@ import { type AppContext, buildApp } from './app.js';
 import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
+import { HostFailureHook } from './monitoring/failure-hook.js';
+import { MonitorController } from './monitoring/monitor-controller.js';
 import { loadOrCreatePki } from './pki.js';
 import { SchedActionRunner } from './sched-action-runner.js';
 
@@ -78,6 +80,17 @@ export async function main(argv: string[]): Promise<void> {
     coldMigrateMode: config.coldMigrateMode,
   });
   gateway.bind(controller);
+  const monitor = new MonitorController(store, controller, log.child({ component: 'monitor' }), config.monitoring);
+  const hook = new HostFailureHook(
+    store,
+    ctx.vms,
+    log.child({ component: 'host-failure' }),
+    config.monitoring.hostFailure,
+  );
+  monitor.onHostError = (hostId) => hook.hostError(hostId);
+  gateway.bindMonitor(monitor);
+  ctx.monitor = monitor;
+  await monitor.start();
   store.objects.onChange((e) => {
     if (e.kind === 'host' && e.op === 'delete') gateway.disconnect(e.id, 'host deleted');
   });
@@ -101,6 +114,8 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    hook.stop();
+    await monitor.stop();
     await schedActions.stop();
     await controller.stop();
     await gateway.close();

@@ -1,11 +1,13 @@
 import { type DatabaseConfig, openDatabase } from './database.js';
 import { LeaseStore } from './lease-store.js';
+import { MonitoringStore } from './monitoring-store.js';
 import { ObjectStore } from './object-store.js';
 import { TokenStore } from './token-store.js';
 
 export type { DatabaseConfig } from './database.js';
 export type { LeaseKind, LeaseRow } from './lease-store.js';
 export { LeaseStore } from './lease-store.js';
+export { MonitoringStore, type SeriesQuery } from './monitoring-store.js';
 export type { AnyRow, ChangeEvent, ChangeOp, ListQuery, StoredJson, TxStore } from './object-store.js';
 export { ObjectStore, rowToObject } from './object-store.js';
 export type { StoredToken } from './token-store.js';
@@ -17,6 +19,8 @@ export interface Store {
   objects: ObjectStore;
   tokens: TokenStore;
   leases: LeaseStore;
+  /** Monitoring time series (migration 003). */
+  monitoring: MonitoringStore;
   close(): Promise<void>;
 }
 
@@ -27,6 +31,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
     objects: new ObjectStore(opened.db, opened.kind),
     tokens: new TokenStore(opened.db),
     leases: new LeaseStore(opened.db),
+    monitoring: new MonitoringStore(opened.db),
     close: opened.close,
   };
 }

@@ -60,6 +60,20 @@ export interface MigrationMetaTable {
   seq: Generated<number>;
 }
 
+export interface HostMonitoringTable {
+  host_id: number;
+  ts: number;
+  kind: string;
+  data: string;
+}
+
+export interface VmMonitoringTable {
+  vm_id: number;
+  host_id: number;
+  ts: number;
+  data: string;
+}
+
 export interface Database {
   users: ObjectTable;
   groups: ObjectTable;
@@ -75,6 +89,11 @@ export interface Database {
   pool_control: PoolControlTable;
   tokens: TokenTable;
   vnet_leases: VnetLeaseTable;
+  host_monitoring: HostMonitoringTable;
+  vm_monitoring: VmMonitoringTable;
 }
 
-export type ObjectTableName = Exclude<keyof Database, 'pool_control' | 'tokens' | 'vnet_leases'>;
+export type ObjectTableName = Exclude<
+  keyof Database,
+  'pool_control' | 'tokens' | 'vnet_leases' | 'host_monitoring' | 'vm_monitoring'
+>;

@@ -26,7 +26,7 @@ export class TestServer {
   caHash = '';
   readonly dataDir: string;
   private readonly ownsDir: boolean;
-  private output: string[] = [];
+  output: string[] = [];
 
   constructor(private readonly opts: ServerOptions = {}) {
     this.ownsDir = !opts.dataDir;

@@ -32,6 +32,14 @@ export interface AgentEvents {
   ): Promise<'applied' | 'replay' | 'refused'>;
 }
 
+/** Where monitoring frames go (the monitor controller). */
+export interface MonitorSink {
+  /** A host's agent said hello: it is reporting. */
+  seen(hostId: number): void;
+  /** One `monitor` frame's payload from an authenticated host session. */
+  ingest(hostId: number, z: string): void;
+}
+
 export interface GatewayOptions {
   heartbeatMs: number;
   /** Image files agents may download: id → path, size and sha256 (only images some VM of theirs uses). */
@@ -89,6 +97,12 @@ export class AgentGateway {
 
   bind(events: AgentEvents): void {
     this.events = events;
+  }
+
+  private monitor: MonitorSink | null = null;
+
+  bindMonitor(sink: MonitorSink): void {
+    this.monitor = sink;
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -328,6 +342,11 @@ export class AgentGateway {
         log.warn('malformed agent message; closing');
         return ws.close(4400, 'malformed message');
       }
+      if (msg.t === 'monitor') {
+        // Not sequenced and not ordered with plans: the monitor drops stale records itself.
+        if (session) this.monitor?.ingest(hostId, msg.z);
+        return;
+      }
       chain = chain.then(async () => {
         if (msg.t === 'hello') {
           if (session) return;
@@ -339,6 +358,7 @@ export class AgentGateway {
           if (this.sessions.has(hostId)) return ws.close(4409, 'duplicate session');
           session = this.track(hostId, ws);
           const host = await this.store.objects.get('host', hostId);
+          this.monitor?.seen(hostId);
           await this.events?.connected(hostId, msg.facts, msg.workloads);
           const welcome: FrontEndMessage = {
             t: 'welcome',

@@ -15,6 +15,7 @@ import { getString, getVectors } from '../../core/template/index.js';
 import type { TemplateVector } from '../../core/template/types.js';
 import {
   applyDriverResult,
+  applyHostError,
   applyObserved,
   type ObservedVmState,
   type Transition,
@@ -22,8 +23,8 @@ import {
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
-import { nicGroupIds } from '../services/secgroup-service.js';
 import { releaseImages } from '../services/image-usage.js';
+import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
 import {
@@ -134,7 +135,30 @@ export class LifecycleController implements AgentEvents {
   }
 
   /** Queues every VM that may need work: pending ones and those in a transient state. */
-  async resync(): Promise<void> {
+  private resyncing: Promise<void> | null = null;
+  private resyncAgain = false;
+
+  /**
+   * Single-flight: callers during a pass share it (and one more pass after it),
+   * so a burst of agent hellos costs one or two scans, not one each.
+   */
+  resync(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return this.resyncing;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        await this.resyncOnce();
+      } while (this.resyncAgain);
+    })().finally(() => {
+      this.resyncing = null;
+    });
+    return this.resyncing;
+  }
+
+  private async resyncOnce(): Promise<void> {
     const rows = await this.store.objects.listRows('vm', {});
     for (const r of rows) {
       if (r.state === VM_PENDING) {
@@ -458,15 +482,54 @@ export class LifecycleController implements AgentEvents {
 
   /** Applies what the agent found on (re)connect: VMs it no longer runs are seen as missing. */
   private async syncInventory(hostId: number, workloads: WorkloadReport[]): Promise<void> {
+    await this.observeWorkloads(hostId, workloads, true);
+  }
+
+  /**
+   * Monitor-observed workload states of a host's VMs (reference §5.4). With
+   * `full`, a VM placed on the host but absent from the list is seen MISSING
+   * (POWEROFF). Reports about VMs not placed on this host are ignored; VMs with
+   * a host operation in flight are left to its result. Returns the VM ids applied.
+   */
+  async observeWorkloads(
+    hostId: number,
+    workloads: WorkloadReport[],
+    full: boolean,
+    /** VMs the agent still counts misses for: not absent, not a change either. */
+    counting: ReadonlySet<number> = new Set(),
+  ): Promise<number[]> {
     const byVm = new Map(workloads.map((w) => [w.vmId, w]));
+    const applied: number[] = [];
     for (const vm of await this.store.objects.list('vm', { hostId })) {
-      const w = byVm.get(vm.id) ?? { vmId: vm.id, state: 'missing' as const };
-      if (vm.body.pending_op) continue;
+      if (counting.has(vm.id)) continue;
+      const w = byVm.get(vm.id) ?? (full ? { vmId: vm.id, state: 'missing' as const } : undefined);
+      if (!w || vm.body.pending_op) continue;
+      // Most reports change nothing: only open a transaction for a real transition.
+      const observed = observedOf(w);
+      if (!observed || !applyObserved(phaseOf(vm), observed, contextOf(vm))) continue;
       await this.store.objects.transaction(async (tx) => {
         const current = await tx.get('vm', vm.id);
-        if (current && current.revision === vm.revision) await this.applyEvent(tx, current, w);
+        if (current && current.revision === vm.revision && (await this.applyEvent(tx, current, w)) === 'applied')
+          applied.push(vm.id);
       });
     }
+    return applied;
+  }
+
+  /** The host went ERROR (reference §1.3): its RUNNING VMs become UNKNOWN. Returns their ids. */
+  async hostFailed(hostId: number): Promise<number[]> {
+    const changed: number[] = [];
+    for (const vm of await this.store.objects.list('vm', { hostId })) {
+      await this.store.objects.transaction(async (tx) => {
+        const current = await tx.get('vm', vm.id);
+        if (!current || current.body.host_id !== hostId) return;
+        const t = applyHostError(phaseOf(current), contextOf(current));
+        if (!t) return;
+        await this.commit(tx, current, t, {});
+        changed.push(vm.id);
+      });
+    }
+    return changed;
   }
 
   private async fail(vm: PoolObject<'vm'>, message: string): Promise<void> {

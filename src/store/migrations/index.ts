@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './001-initial.js';
 import { objectJson } from './002-object-json.js';
+import { monitoring } from './003-monitoring.js';
 import { networks } from './004-networks.js';
 import { vmGroups } from './007-vm-groups.js';
 
@@ -11,6 +12,7 @@ import { vmGroups } from './007-vm-groups.js';
 export const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-object-json': objectJson,
+  '003-monitoring': monitoring,
   '004-networks': networks,
   '007-vm-groups': vmGroups,
 };
