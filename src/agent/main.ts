@@ -5,6 +5,7 @@ import { isOneError, OneError } from '../core/errors.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
+import { QemuDriver } from '../drivers/runtime/qemu-driver.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import { Channel } from './channel.js';
 import { hostFacts } from './host-facts.js';
@@ -23,10 +24,11 @@ interface AgentArgs {
   stateDir: string;
   runtimes: string[];
   logLevel: string;
+  guestKitDir?: string;
 }
 
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
-                     [--runtimes crun,runc,mock] [--log-level info]`;
+                     [--runtimes crun,runc,qemu,mock] [--guest-kit-dir DIR] [--log-level info]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
@@ -48,6 +50,7 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--state-dir') args.stateDir = take();
     else if (flag === '--runtimes') args.runtimes = take().split(',').filter(Boolean);
     else if (flag === '--log-level') args.logLevel = take();
+    else if (flag === '--guest-kit-dir') args.guestKitDir = take();
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
@@ -56,8 +59,15 @@ function parseArgs(argv: string[]): AgentArgs {
   return args;
 }
 
-function makeDriver(name: string, stateDir: string, identity: AgentIdentity): RuntimeDriver | undefined {
+function makeDriver(args: AgentArgs, name: string, identity: AgentIdentity): RuntimeDriver | undefined {
+  const stateDir = args.stateDir;
   const common = { stateRoot: join(stateDir, 'runtime', name), cgroupParent: cgroupParentFor(identity) };
+  if (name === 'qemu') {
+    return new QemuDriver({
+      stateRoot: common.stateRoot,
+      ...(args.guestKitDir ? { guestKitDir: args.guestKitDir } : {}),
+    });
+  }
   if (name === 'crun') return new CrunDriver({ ...common, flavour: 'crun' });
   if (name === 'runc') return new CrunDriver({ ...common, flavour: 'runc' });
   if (name === 'mock') return new MockDriver({ world: new MockRuntimeWorld() });
@@ -101,7 +111,7 @@ export async function main(argv: string[]): Promise<void> {
   const runtimes = new Map<string, RuntimeDriver>();
   const unusable: Record<string, string> = {};
   for (const name of args.runtimes) {
-    const driver = makeDriver(name, args.stateDir, id);
+    const driver = makeDriver(args, name, id);
     if (!driver) {
       unusable[name] = 'unknown runtime';
       continue;
@@ -113,7 +123,15 @@ export async function main(argv: string[]): Promise<void> {
     if (probe.usable) runtimes.set(name, host);
     else unusable[name] = probe.reason ?? 'probe failed';
   }
-  hostLog.info({ runtimes: [...runtimes.keys()], unusable }, 'runtimes probed');
+  // KVM is reported only when the qemu probe really booted a KVM guest.
+  let kvm: boolean | undefined;
+  const qemuHost = runtimes.get('qemu') as RuntimeHost | undefined;
+  if (qemuHost?.driver instanceof QemuDriver) {
+    const details = await qemuHost.driver.probeDetails(AbortSignal.timeout(60_000)).catch(() => undefined);
+    kvm = details?.kvm === true;
+    if (!kvm && details?.kvmReason) unusable.kvm = details.kvmReason;
+  }
+  hostLog.info({ runtimes: [...runtimes.keys()], unusable, kvm }, 'runtimes probed');
 
   const registry = await WorkloadRegistry.open(args.stateDir);
   const outbox = await Outbox.open(args.stateDir);
@@ -125,7 +143,10 @@ export async function main(argv: string[]): Promise<void> {
     id,
     outbox,
     {
-      facts: () => hostFacts([...runtimes.keys()], unusable),
+      facts: async () => ({
+        ...(await hostFacts([...runtimes.keys()], unusable)),
+        ...(kvm !== undefined ? { kvm } : {}),
+      }),
       inventory: () => executor.inventory(),
       plan: (p) => executor.submit(p),
       readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),

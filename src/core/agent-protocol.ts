@@ -57,6 +57,19 @@ export interface PlanSpec {
   action: string | null;
   /** Graceful stop timeout, ms. */
   stopTimeoutMs: number;
+  /** microVM runtimes (qemu, firecracker): NICs, console, kernel command line (see core/machine-spec.ts). */
+  machine?: PlanMachine;
+}
+
+/** What a microVM is wired to and how it boots, from NIC, GRAPHICS, OS and TOPOLOGY. */
+export interface PlanMachine {
+  nics?: { bridge: string; mac: string; mtu?: number }[];
+  /** GRAPHICS=[TYPE=VNC]: a VNC console. */
+  vnc?: boolean;
+  /** OS/KERNEL_CMD, appended to the kernel command line. */
+  kernelCmdline?: string;
+  /** TOPOLOGY/THREADS: hardware threads per core. */
+  threads?: number;
 }
 
 export interface WorkloadReport {
@@ -90,6 +103,8 @@ export interface HostFacts {
   unusable: Record<string, string>;
   /** NUMA topology (empty when the host reports none). */
   numa?: NumaNodeFacts[];
+  /** Whether a KVM guest really booted here (the qemu runtime's probe); absent when qemu was not probed. */
+  kvm?: boolean;
 }
 
 export type AgentMessage =

@@ -8,6 +8,7 @@ import type {
   WorkloadReport,
 } from '../../core/agent-protocol.js';
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
+import { MICROVM_RUNTIMES, machineOf } from '../../core/machine-spec.js';
 import type { PoolObject, VmBody } from '../../core/model.js';
 import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
 import { getString, getVector, getVectors } from '../../core/template/index.js';
@@ -426,6 +427,7 @@ export class LifecycleController implements AgentEvents {
       context,
       action: vm.body.last_action,
       stopTimeoutMs: this.options.stopTimeoutMs,
+      ...(MICROVM_RUNTIMES.has(runtime) ? { machine: machineOf(vm.id, t) } : {}),
     };
   }
 }

@@ -3,7 +3,6 @@
  * attached to a bridge there. Persistent taps (made with `ip tuntap`) so the
  * bridge port exists before QEMU opens it; removed when the VM stops.
  */
-import { existsSync } from 'node:fs';
 import { OneError } from '../../../core/errors.js';
 import { CommandError, runCommand } from '../exec.js';
 
@@ -19,8 +18,11 @@ export function tapName(vmId: number, index: number): string {
   return name;
 }
 
+/**
+ * Asks `ip`, not /sys/class/net: an agent that entered a network namespace
+ * with `nsenter --net` still sees the sysfs of the namespace it came from.
+ */
 async function linkExists(netns: string | undefined, name: string, signal: AbortSignal): Promise<boolean> {
-  if (!netns || netns === 'host') return existsSync(`/sys/class/net/${name}`);
   try {
     await runCommand([...inNetns(netns), 'ip', 'link', 'show', 'dev', name], signal);
     return true;
