@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
@@ -35,6 +36,45 @@ CONTEXT = [
   ETH0_GATEWAY = "${VM_NET}.1",
   START_SCRIPT = "mkdir -p /www; echo hello-$(hostname) > /www/index.html; httpd -p 80 -h /www" ]
 ${extra}`;
+}
+
+/** Reads RFB bytes from a WebSocket as a stream: next(n) resolves with exactly n bytes. */
+function rfbReader(ws: WebSocket): (n: number) => Promise<Buffer> {
+  let buf = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  ws.on('message', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    wake?.();
+  });
+  return async (n) => {
+    const deadline = Date.now() + 20_000;
+    while (buf.length < n) {
+      if (Date.now() > deadline) throw new Error(`RFB: wanted ${n} bytes, have ${buf.length}`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+    const out = buf.subarray(0, n);
+    buf = buf.subarray(n);
+    return out;
+  };
+}
+
+/** Whether a WebSocket upgrade is refused, and with which HTTP status. */
+function refusedStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error('the console opened'));
+    });
+    ws.on('error', () => undefined);
+  });
 }
 
 interface VmView {
@@ -128,6 +168,49 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     assert.match(await consoleLog(webId), /ONEEDGE-READY web-0/);
     firstPid = qemuPid(webId);
     assert.ok(alive(firstPid));
+  });
+
+  test('the VNC console through the front-end: RFB handshake and a framebuffer update; bad tokens refused', async () => {
+    const res = await api.post(`/api/v1/vms/${webId}/vnc-token`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const url = `${server.url.replace(/^http/, 'ws')}${res.body.url}`;
+    const ws = new WebSocket(url);
+    const read = rfbReader(ws);
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    assert.equal((await read(12)).toString('latin1'), 'RFB 003.008\n');
+    ws.send(Buffer.from('RFB 003.008\n'));
+    const nTypes = (await read(1))[0] as number;
+    const types = [...(await read(nTypes))];
+    assert.ok(types.includes(1), `security type None offered: ${types}`);
+    ws.send(Buffer.from([1]));
+    assert.equal((await read(4)).readUInt32BE(0), 0, 'security handshake OK');
+    ws.send(Buffer.from([1])); // ClientInit, shared
+    const init = await read(24);
+    const width = init.readUInt16BE(0);
+    const height = init.readUInt16BE(2);
+    await read(init.readUInt32BE(20)); // desktop name
+    assert.ok(width > 0 && height > 0);
+    const req = Buffer.alloc(10);
+    req[0] = 3; // FramebufferUpdateRequest, full
+    req.writeUInt16BE(width, 6);
+    req.writeUInt16BE(height, 8);
+    ws.send(req);
+    assert.equal((await read(1))[0], 0, 'a FramebufferUpdate arrives');
+    ws.close();
+    // The token was spent; a made-up one and one for another VM are refused too.
+    assert.equal(await refusedStatus(url), 401);
+    assert.equal(await refusedStatus(`${server.url.replace(/^http/, 'ws')}/api/v1/vms/${webId}/vnc?token=nope`), 401);
+    const other = await api.post(`/api/v1/vms/${webId}/vnc-token`);
+    assert.equal(
+      await refusedStatus(
+        `${server.url.replace(/^http/, 'ws')}/api/v1/vms/${webId + 1000}/vnc?token=${other.body.token}`,
+      ),
+      401,
+    );
+    assert.equal((await fetch(`${server.url}/api/v1/vms/${webId}/vnc-token`, { method: 'POST' })).status, 401);
   });
 
   test('poweroff is graceful (ACPI) and resume boots it again', async () => {

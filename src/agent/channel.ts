@@ -17,6 +17,8 @@ export interface ChannelHandlers {
   inventory(): Promise<WorkloadReport[]>;
   plan(msg: Extract<FrontEndMessage, { t: 'plan' }>): void;
   readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }>;
+  /** Opens a VM's console for a front-end session (VNC); absent: consoles are refused. */
+  console?(sessionId: string, vmId: number): void;
 }
 
 export interface ChannelOptions {
@@ -155,6 +157,9 @@ export class Channel {
               error: String(err),
             }),
         );
+        return;
+      case 'console-open':
+        this.handlers.console?.(msg.sessionId, msg.vmId);
         return;
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');

@@ -8,6 +8,7 @@ import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
 import { QemuDriver } from '../drivers/runtime/qemu-driver.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import { Channel } from './channel.js';
+import { openConsole } from './console-bridge.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
@@ -150,6 +151,12 @@ export async function main(argv: string[]): Promise<void> {
       inventory: () => executor.inventory(),
       plan: (p) => executor.submit(p),
       readLog: (vmId, maxBytes) => executor.readLog(vmId, maxBytes),
+      console: (sessionId, vmId) => {
+        const socket = executor.vncSocket(vmId);
+        const log = hostLog.child({ vmId, component: 'console' });
+        if (socket) openConsole(id, sessionId, socket, log);
+        else log.warn('console requested for a VM without a VNC console on this host');
+      },
     },
     hostLog.child({ component: 'channel' }),
     { minBackoffMs: 500, maxBackoffMs: 30_000 },

@@ -83,6 +83,12 @@ export class PlanExecutor {
     }
   }
 
+  /** The VNC socket of a VM's workload (microVMs with GRAPHICS=[TYPE=VNC]), when it exists. */
+  vncSocket(vmId: number): string | undefined {
+    const path = join(this.stateDir, 'vms', String(vmId), 'workload', 'vnc.sock');
+    return existsSync(path) ? path : undefined;
+  }
+
   /** The state of every workload this agent manages, for the hello inventory. */
   async inventory(): Promise<WorkloadReport[]> {
     const out: WorkloadReport[] = [];

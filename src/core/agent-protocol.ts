@@ -128,6 +128,8 @@ export type FrontEndMessage =
   | { t: 'plan'; planId: string; vmId: number; op: PlanOp; spec: PlanSpec }
   | { t: 'ack'; seq: number }
   | { t: 'read-log'; reqId: string; vmId: number; maxBytes: number }
+  /** Open the VM's VNC console: dial back `/agent/v1/console/{sessionId}` and pipe it to the VNC socket. */
+  | { t: 'console-open'; sessionId: string; vmId: number }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -177,6 +179,7 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
   if (o.t === 'read-log' && typeof o.reqId === 'string' && isId(o.vmId) && typeof o.maxBytes === 'number') {
     return o as FrontEndMessage;
   }
+  if (o.t === 'console-open' && typeof o.sessionId === 'string' && isId(o.vmId)) return o as FrontEndMessage;
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

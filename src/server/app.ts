@@ -12,11 +12,13 @@ import { ERRORS, isOneError, OneError } from '../core/errors.js';
 import type { Principal } from '../core/permissions.js';
 import type { Store } from '../store/index.js';
 import type { AgentGateway } from './agents/agent-gateway.js';
+import type { ConsoleProxy } from './agents/console-proxy.js';
 import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
+import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
@@ -44,6 +46,8 @@ export interface AgentServices {
   caHash: string;
   /** What join commands tell agents to dial. */
   agentUrl: string;
+  /** VNC consoles proxied through the agent channel. */
+  consoles?: ConsoleProxy;
 }
 
 export interface AppContext {
@@ -134,6 +138,7 @@ export async function buildApp(
       registerTemplateRoutes(api, ctx);
       registerVmRoutes(api, ctx);
       registerSchedActionRoutes(api, ctx);
+      registerConsoleRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerEventRoutes(api, ctx);
     },
