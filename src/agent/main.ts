@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
+import { FirecrackerDriver } from '../drivers/runtime/firecracker-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
 import { QemuDriver } from '../drivers/runtime/qemu-driver.js';
@@ -29,12 +30,12 @@ interface AgentArgs {
 }
 
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
-                     [--runtimes crun,runc,qemu,mock] [--guest-kit-dir DIR] [--log-level info]`;
+                     [--runtimes crun,runc,qemu,firecracker,mock] [--guest-kit-dir DIR] [--log-level info]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
     stateDir: process.env.ONEEDGE_AGENT_STATE ?? '/var/lib/oneedge-agent',
-    runtimes: ['crun', 'runc'],
+    runtimes: ['crun', 'runc', 'qemu', 'firecracker'],
     logLevel: process.env.ONEEDGE_LOG_LEVEL ?? 'info',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -71,6 +72,12 @@ function makeDriver(args: AgentArgs, name: string, identity: AgentIdentity): Run
   }
   if (name === 'crun') return new CrunDriver({ ...common, flavour: 'crun' });
   if (name === 'runc') return new CrunDriver({ ...common, flavour: 'runc' });
+  if (name === 'firecracker') {
+    return new FirecrackerDriver({
+      stateRoot: common.stateRoot,
+      ...(args.guestKitDir ? { guestKitDir: args.guestKitDir } : {}),
+    });
+  }
   if (name === 'mock') return new MockDriver({ world: new MockRuntimeWorld() });
   return undefined;
 }

@@ -92,10 +92,14 @@ kill -TERM -1 2>/dev/null
 sleep 0.1
 sync
 mount -o remount,ro / 2>/dev/null
+# Firecracker has no ACPI power-off: its VMM exits when the guest resets (reboot=k).
+grep -q oneedge.fc=1 /proc/cmdline && reboot -f
 poweroff -f
 EOS
 chmod 755 $K/acpi/PWRF/00000080
 acpid -c $K/acpi
+# Ctrl-Alt-Del (Firecracker's SendCtrlAltDel) reaches PID 1 as SIGINT: the same clean power-off.
+trap "$K/acpi/PWRF/00000080" INT
 
 TTY=
 for x in $(cat /proc/cmdline); do case $x in oneedge.tty=*) TTY=\${x#oneedge.tty=} ;; esac; done
