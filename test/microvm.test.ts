@@ -164,8 +164,8 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
   test('a microVM boots from an ext4 root, takes its IP from the context and serves HTTP to another host', async () => {
     webId = await instantiate(template('web', `${VM_NET}.10`));
     await waitPhase(webId, 'ACTIVE/RUNNING');
-    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), 'hello-web-0');
-    assert.match(await consoleLog(webId), /ONEEDGE-READY web-0/);
+    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), `hello-web-${webId}`);
+    assert.match(await consoleLog(webId), new RegExp(`ONEEDGE-READY web-${webId}`));
     firstPid = qemuPid(webId);
     assert.ok(alive(firstPid));
   });
@@ -220,7 +220,7 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     assert.match(await consoleLog(webId), /ONEEDGE-POWEROFF/, 'the guest handled the power button');
     await api.post(`/api/v1/vms/${webId}/actions/resume`);
     await waitPhase(webId, 'ACTIVE/RUNNING');
-    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), 'hello-web-0');
+    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), `hello-web-${webId}`);
   });
 
   test('reboot gives a new QEMU process; suspend pauses and resume continues the same one', async () => {
@@ -230,7 +230,7 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     await waitPhase(webId, 'ACTIVE/RUNNING');
     await waitFor(
       'HTTP after reboot',
-      async () => (await fetchFromHost2(`${VM_NET}.10`)).includes('hello-web-0'),
+      async () => (await fetchFromHost2(`${VM_NET}.10`)).includes(`hello-web-${webId}`),
       60_000,
     );
     const pid = qemuPid(webId);
@@ -240,14 +240,14 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     await api.post(`/api/v1/vms/${webId}/actions/resume`);
     await waitPhase(webId, 'ACTIVE/RUNNING');
     assert.equal(qemuPid(webId), pid, 'the same process continued');
-    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), 'hello-web-0');
+    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), `hello-web-${webId}`);
   });
 
   test('kill -9 of the agent: the VM keeps running and the restarted agent re-attaches through QMP', async () => {
     const pid = qemuPid(webId);
     await vmHost.kill9();
     assert.ok(alive(pid), 'QEMU outlives the agent');
-    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), 'hello-web-0');
+    assert.equal((await fetchFromHost2(`${VM_NET}.10`)).trim(), `hello-web-${webId}`);
     vmHost.start();
     await waitFor(
       'agent reconnected',
@@ -270,7 +270,10 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     const t0 = Date.now();
     await Promise.all(ids.map((id) => waitPhase(id, 'ACTIVE/RUNNING', 180_000)));
     const ms = Date.now() - t0;
-    for (let i = 0; i < 4; i++) assert.equal((await fetchFromHost2(`${VM_NET}.${20 + i}`)).trim(), `hello-par${i}-0`);
+    // Each VM is named <template>-<vm id> and took that as its hostname.
+    for (const [i, id] of ids.entries()) {
+      assert.equal((await fetchFromHost2(`${VM_NET}.${20 + i}`)).trim(), `hello-par${i}-${id}`);
+    }
     process.stdout.write(`# 4 parallel microVMs RUNNING and serving in ${ms} ms\n`);
   });
 

@@ -29,6 +29,9 @@ interface AgentArgs {
   guestKitDir?: string;
 }
 
+/** RuntimeHost time limits for microVM runtimes, ms (the rest are the defaults). */
+const MICROVM_TIMEOUTS = { start: 90_000, reboot: 120_000, create: 120_000 };
+
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
                      [--runtimes crun,runc,qemu,firecracker,mock] [--guest-kit-dir DIR] [--log-level info]`;
 
@@ -124,7 +127,10 @@ export async function main(argv: string[]): Promise<void> {
       unusable[name] = 'unknown runtime';
       continue;
     }
-    const host = new RuntimeHost(driver, hostLog.child({ runtime: name }));
+    // A microVM's start waits for its guest to boot (seconds under software emulation, more when
+    // several boot at once on few cores): give start and reboot room beyond the container defaults.
+    const timeouts = driver.capabilities.kind === 'microvm' ? { timeouts: MICROVM_TIMEOUTS } : {};
+    const host = new RuntimeHost(driver, hostLog.child({ runtime: name }), timeouts);
     const probe = await host
       .probe(AbortSignal.timeout(60_000))
       .catch((err: unknown) => ({ usable: false, reason: String(err) }));
