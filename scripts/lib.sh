@@ -10,7 +10,7 @@ APT_BUILD=(build-essential python3 ca-certificates curl)
 # nftables and Open vSwitch (userspace datapath) for virtual networks, and the disk/ISO tools for
 # images and context volumes.
 APT_HOST=(crun runc busybox-static iproute2 util-linux nftables openvswitch-switch
-  qemu-system-x86 qemu-utils e2fsprogs genisoimage dosfstools mtools)
+  qemu-system-x86 qemu-utils e2fsprogs genisoimage dosfstools mtools linux-image-cloud-amd64 lz4)
 # Only the test suite: PostgreSQL (store tests; scripts/start-postgres), Chromium (web UI tests).
 APT_TEST=(postgresql chromium)
 

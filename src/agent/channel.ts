@@ -27,6 +27,8 @@ export interface ChannelHandlers {
   saveDisk?(msg: Extract<FrontEndMessage, { t: 'disk-saveas' }>): Promise<void>;
   /** The front-end welcomed us: the link is ready (monitoring sends what it kept). */
   linkUp?(): void;
+  /** Opens a VM's console for a front-end session (VNC); absent: consoles are refused. */
+  console?(sessionId: string, vmId: number): void;
 }
 
 export interface ChannelOptions {
@@ -192,6 +194,9 @@ export class Channel {
         );
         return;
       }
+      case 'console-open':
+        this.handlers.console?.(msg.sessionId, msg.vmId);
+        return;
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');
         return;

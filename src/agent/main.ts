@@ -5,10 +5,13 @@ import { pino } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
 import { type ProbePeriods, parseProbePeriods, VM_MISSING_RUNS_DEFAULT } from '../core/monitoring.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
+import { FirecrackerDriver } from '../drivers/runtime/firecracker-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
 import { MockRuntimeWorld } from '../drivers/runtime/mock-world.js';
+import { QemuDriver } from '../drivers/runtime/qemu-driver.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import { Channel } from './channel.js';
+import { openConsole } from './console-bridge.js';
 import { DiskManager } from './disks.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
@@ -36,10 +39,14 @@ interface AgentArgs {
   probesDir?: string;
   probeTimeoutS: number;
   vmMissingRuns: number;
+  guestKitDir?: string;
 }
 
+/** RuntimeHost time limits for microVM runtimes, ms (the rest are the defaults). */
+const MICROVM_TIMEOUTS = { start: 90_000, reboot: 120_000, create: 120_000 };
+
 const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] [--state-dir DIR]
-                     [--runtimes crun,runc,mock] [--log-level info]
+                     [--runtimes crun,runc,qemu,firecracker,mock] [--guest-kit-dir DIR] [--log-level info]
                      [--image-cache-mb MB] [--image-stall-timeout SECONDS]
                      [--probe-periods beacon=30,system=600,host=120,datastore=120,vm-state=5,vm-sync=180,vm-usage=30]
                      [--probes-dir DIR (default <state-dir>/probes.d)] [--probe-timeout 15] [--vm-missing-runs 5]`;
@@ -47,7 +54,7 @@ const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
     stateDir: process.env.ONEEDGE_AGENT_STATE ?? '/var/lib/oneedge-agent',
-    runtimes: ['crun', 'runc'],
+    runtimes: ['crun', 'runc', 'qemu', 'firecracker'],
     logLevel: process.env.ONEEDGE_LOG_LEVEL ?? 'info',
     imageCacheMb: 0,
     imageStallSeconds: 30,
@@ -84,6 +91,7 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--probes-dir') args.probesDir = take();
     else if (flag === '--probe-timeout') args.probeTimeoutS = positive(flag, take());
     else if (flag === '--vm-missing-runs') args.vmMissingRuns = Math.ceil(positive(flag, take()));
+    else if (flag === '--guest-kit-dir') args.guestKitDir = take();
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
@@ -107,10 +115,23 @@ function positive(what: string, text: string): number {
   return n;
 }
 
-function makeDriver(name: string, stateDir: string, identity: AgentIdentity): RuntimeDriver | undefined {
+function makeDriver(args: AgentArgs, name: string, identity: AgentIdentity): RuntimeDriver | undefined {
+  const stateDir = args.stateDir;
   const common = { stateRoot: join(stateDir, 'runtime', name), cgroupParent: cgroupParentFor(identity) };
+  if (name === 'qemu') {
+    return new QemuDriver({
+      stateRoot: common.stateRoot,
+      ...(args.guestKitDir ? { guestKitDir: args.guestKitDir } : {}),
+    });
+  }
   if (name === 'crun') return new CrunDriver({ ...common, flavour: 'crun' });
   if (name === 'runc') return new CrunDriver({ ...common, flavour: 'runc' });
+  if (name === 'firecracker') {
+    return new FirecrackerDriver({
+      stateRoot: common.stateRoot,
+      ...(args.guestKitDir ? { guestKitDir: args.guestKitDir } : {}),
+    });
+  }
   if (name === 'mock') return new MockDriver({ world: new MockRuntimeWorld() });
   return undefined;
 }
@@ -152,19 +173,30 @@ export async function main(argv: string[]): Promise<void> {
   const runtimes = new Map<string, RuntimeDriver>();
   const unusable: Record<string, string> = {};
   for (const name of args.runtimes) {
-    const driver = makeDriver(name, args.stateDir, id);
+    const driver = makeDriver(args, name, id);
     if (!driver) {
       unusable[name] = 'unknown runtime';
       continue;
     }
-    const host = new RuntimeHost(driver, hostLog.child({ runtime: name }));
+    // A microVM's start waits for its guest to boot (seconds under software emulation, more when
+    // several boot at once on few cores): give start and reboot room beyond the container defaults.
+    const timeouts = driver.capabilities.kind === 'microvm' ? { timeouts: MICROVM_TIMEOUTS } : {};
+    const host = new RuntimeHost(driver, hostLog.child({ runtime: name }), timeouts);
     const probe = await host
       .probe(AbortSignal.timeout(60_000))
       .catch((err: unknown) => ({ usable: false, reason: String(err) }));
     if (probe.usable) runtimes.set(name, host);
     else unusable[name] = probe.reason ?? 'probe failed';
   }
-  hostLog.info({ runtimes: [...runtimes.keys()], unusable }, 'runtimes probed');
+  // KVM is reported only when the qemu probe really booted a KVM guest.
+  let kvm: boolean | undefined;
+  const qemuHost = runtimes.get('qemu') as RuntimeHost | undefined;
+  if (qemuHost?.driver instanceof QemuDriver) {
+    const details = await qemuHost.driver.probeDetails(AbortSignal.timeout(60_000)).catch(() => undefined);
+    kvm = details?.kvm === true;
+    if (!kvm && details?.kvmReason) unusable.kvm = details.kvmReason;
+  }
+  hostLog.info({ runtimes: [...runtimes.keys()], unusable, kvm }, 'runtimes probed');
 
   mkdirSync(join(args.stateDir, 'network'), { recursive: true, mode: 0o700 });
   const network = new NetworkHost(
@@ -201,6 +233,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(network.localAddress ? { address: network.localAddress } : {}),
     networkDrivers: network.names(),
     networkUnusable: network.unusable,
+    ...(kvm !== undefined ? { kvm } : {}),
   });
   channel = new Channel(
     id,
@@ -220,6 +253,12 @@ export async function main(argv: string[]): Promise<void> {
       readLog: (vmId, maxBytes) => planExecutor.readLog(vmId, maxBytes),
       saveDisk: (m) => planExecutor.saveDisk(m),
       linkUp: () => monitor.linkUp(),
+      console: (sessionId, vmId) => {
+        const socket = planExecutor.vncSocket(vmId);
+        const log = hostLog.child({ vmId, component: 'console' });
+        if (socket) openConsole(id, sessionId, socket, log);
+        else log.warn('console requested for a VM without a VNC console on this host');
+      },
     },
     hostLog.child({ component: 'channel' }),
     { minBackoffMs: 500, maxBackoffMs: 30_000 },

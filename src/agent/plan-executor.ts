@@ -3,9 +3,9 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { FrontEndMessage, PlanOp, PlanSecurityRule, WorkloadReport } from '../core/agent-protocol.js';
+import type { FrontEndMessage, PlanMachine, PlanOp, PlanSecurityRule, WorkloadReport } from '../core/agent-protocol.js';
 import { isOneError, OneError } from '../core/errors.js';
-import type { RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
+import type { MachineSpec, RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
 import type { DiskManager, PreparedDisk } from './disks.js';
 import type { ImageCache } from './image-cache.js';
@@ -126,6 +126,12 @@ export class PlanExecutor {
     } finally {
       await fh.close();
     }
+  }
+
+  /** The VNC socket of a VM's workload (microVMs with GRAPHICS=[TYPE=VNC]), when it exists. */
+  vncSocket(vmId: number): string | undefined {
+    const path = join(this.stateDir, 'vms', String(vmId), 'workload', 'vnc.sock');
+    return existsSync(path) ? path : undefined;
   }
 
   /** The state of every workload this agent manages, for the hello inventory. */
@@ -332,6 +338,7 @@ export class PlanExecutor {
       env: {},
       context: plan.spec.context,
       logPath: join(record.workDir, 'console.log'),
+      ...(plan.spec.machine ? { machine: machineSpecOf(plan.spec.machine) } : {}),
     };
   }
 
@@ -405,6 +412,16 @@ export class PlanExecutor {
       await this.channel().emit({ t: 'event', vmId: r.vmId, workload: report, reason: 'exited' });
     }
   }
+}
+
+/** The driver's machine spec from a plan's (NICs as taps on the host's bridges, console, kernel command line). */
+function machineSpecOf(m: PlanMachine): MachineSpec {
+  return {
+    ...(m.nics ? { nics: m.nics.map((n) => ({ ...n })) } : {}),
+    ...(m.vnc ? { vnc: true } : {}),
+    ...(m.kernelCmdline ? { kernelCmdline: m.kernelCmdline } : {}),
+    ...(m.threads ? { threads: m.threads } : {}),
+  };
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the rest wait in order. */

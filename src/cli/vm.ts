@@ -16,6 +16,7 @@ import { outputFormat, renderData, withOutputOptions } from './output.js';
 import { emit, registerPoolVerbs } from './pool-verbs.js';
 import type { Column } from './table.js';
 import { registerVmDisks } from './vm-disks.js';
+import { serveVncLocally } from './vnc-tunnel.js';
 
 type OutputOpts = { json?: boolean; yaml?: boolean };
 
@@ -268,6 +269,29 @@ export function registerVm(program: Command, ctx: CliContext): void {
         );
         const fmt = outputFormat(opts);
         ctx.out(fmt === 'human' ? log.data : renderData(log, fmt));
+      }),
+    );
+
+  vm.command('vnc')
+    .description(
+      "open the VM's VNC console through the front-end: print its WebSocket URL, or serve it on a local port",
+    )
+    .argument('<id>', 'VM id or name')
+    .option('--listen <port>', 'run a local TCP listener on 127.0.0.1:<port> for a VNC viewer (0: any free port)')
+    .action(async (ref: string, opts: { listen?: string }) =>
+      ctx.withClient(async (one) => {
+        const id = await resolveOne(one, 'vm', ref);
+        if (opts.listen === undefined) {
+          const t = await one.vmVncToken(id);
+          ctx.out(
+            `${t.wsUrl}\n(single use, valid for ${Math.round(t.expires_in_ms / 1000)} s; noVNC and websockify speak it)\n`,
+          );
+          return;
+        }
+        await one.vmVncToken(id); // fail now, not at the first viewer connection, when the VM has no console
+        const port = await serveVncLocally(Number(opts.listen), () => one.vmVncToken(id).then((t) => t.wsUrl));
+        ctx.out(`VNC console of VM ${id} on 127.0.0.1:${port} (e.g. vncviewer 127.0.0.1::${port}); Ctrl-C to stop\n`);
+        await new Promise(() => undefined);
       }),
     );
 }

@@ -365,6 +365,20 @@ export class OneEdgeClient {
     return this.http.request('GET', `/vms/${checkId(id)}/monitoring${monitoringQuery(query)}`);
   }
 
+  /**
+   * A single-use token for the VM's VNC console (GRAPHICS=[TYPE=VNC]) and the
+   * absolute WebSocket URL to connect with it (RFB in binary frames).
+   */
+  async vmVncToken(id: number): Promise<{ token: string; url: string; wsUrl: string; expires_in_ms: number }> {
+    const res = await this.http.request<{ token: string; url: string; expires_in_ms: number }>(
+      'POST',
+      `/vms/${checkId(id)}/vnc-token`,
+    );
+    const origin = new URL(this.url);
+    const wsUrl = `${origin.protocol === 'https:' ? 'wss:' : 'ws:'}//${origin.host}${res.url}`;
+    return { ...res, wsUrl };
+  }
+
   // --- hosts ------------------------------------------------------------------------------
 
   /** A host's monitoring records (usage, system, datastore) within the window. */

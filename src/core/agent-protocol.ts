@@ -104,6 +104,8 @@ export interface PlanSpec {
    * them as virtio-blk drives. Absent from older front-ends.
    */
   disks?: PlanDisk[];
+  /** microVM runtimes (qemu, firecracker): NICs, console, kernel command line (see core/machine-spec.ts). */
+  machine?: PlanMachine;
 }
 
 export interface PlanDisk {
@@ -124,6 +126,17 @@ export interface PlanDisk {
   readonly: boolean;
   /** A volatile disk: size and filesystem to create on the host. */
   volatile?: { sizeMb: number; fs: string };
+}
+
+/** What a microVM is wired to and how it boots, from NIC, GRAPHICS, OS and TOPOLOGY. */
+export interface PlanMachine {
+  nics?: { bridge: string; mac: string; mtu?: number }[];
+  /** GRAPHICS=[TYPE=VNC]: a VNC console. */
+  vnc?: boolean;
+  /** OS/KERNEL_CMD, appended to the kernel command line. */
+  kernelCmdline?: string;
+  /** TOPOLOGY/THREADS: hardware threads per core. */
+  threads?: number;
 }
 
 export interface WorkloadReport {
@@ -164,6 +177,8 @@ export interface HostFacts {
   networkUnusable?: Record<string, string>;
   /** The local system datastore: the filesystem of the agent's state dir (VM dirs, image cache). */
   systemDs?: { totalMb: number; freeMb: number };
+  /** Whether a KVM guest really booted here (the qemu runtime's probe); absent when qemu was not probed. */
+  kvm?: boolean;
 }
 
 export type AgentMessage =
@@ -201,6 +216,8 @@ export type FrontEndMessage =
   | { t: 'nic-rules'; vmId: number; nics: { nicId: number; rules: PlanSecurityRule[] }[] }
   /** Upload a VM's disk (as it is now) to a new image: `onevm disk-saveas`. */
   | { t: 'disk-saveas'; reqId: string; vmId: number; imageId: number; disk: PlanDisk }
+  /** Open the VM's VNC console: dial back `/agent/v1/console/{sessionId}` and pipe it to the VNC socket. */
+  | { t: 'console-open'; sessionId: string; vmId: number }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -259,6 +276,7 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
   if (o.t === 'disk-saveas' && typeof o.reqId === 'string' && isId(o.vmId) && isId(o.imageId)) {
     return typeof o.disk === 'object' && o.disk !== null ? (o as FrontEndMessage) : undefined;
   }
+  if (o.t === 'console-open' && typeof o.sessionId === 'string' && isId(o.vmId)) return o as FrontEndMessage;
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

@@ -12,6 +12,7 @@ import { ERRORS, isOneError, OneError } from '../core/errors.js';
 import type { Principal } from '../core/permissions.js';
 import type { Store } from '../store/index.js';
 import type { AgentGateway } from './agents/agent-gateway.js';
+import type { ConsoleProxy } from './agents/console-proxy.js';
 import type { HostCredentials } from './agents/host-credentials.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
@@ -20,6 +21,7 @@ import { checkImagePath, DATABLOCK_FILESYSTEMS, ImageService } from './images/im
 import { registerMetricsRoute } from './monitoring/metrics.js';
 import type { MonitorController } from './monitoring/monitor-controller.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
+import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
 import { registerImageRoutes } from './routes/image-routes.js';
@@ -52,6 +54,8 @@ export interface AgentServices {
   caHash: string;
   /** What join commands tell agents to dial. */
   agentUrl: string;
+  /** VNC consoles proxied through the agent channel. */
+  consoles?: ConsoleProxy;
 }
 
 export interface AppContext {
@@ -163,6 +167,7 @@ export async function buildApp(
       registerVmRoutes(api, ctx);
       registerSchedActionRoutes(api, ctx);
       registerVnetRoutes(api, ctx);
+      registerConsoleRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerImageRoutes(api, ctx);
       registerEventRoutes(api, ctx);

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { isOneError } from '../core/errors.js';
 import { openStore } from '../store/index.js';
 import { AgentGateway } from './agents/agent-gateway.js';
+import { ConsoleProxy } from './agents/console-proxy.js';
 import { HostCredentials } from './agents/host-credentials.js';
 import { LifecycleController } from './agents/lifecycle-controller.js';
 import { type AppContext, buildApp } from './app.js';
@@ -65,13 +66,16 @@ export async function main(argv: string[]): Promise<void> {
   const agentPort = await gateway.listen(config.agentHost, config.agentPort);
   const agentUrl = advertisedAgentUrl(config, agentPort);
 
+  const consoles = new ConsoleProxy(gateway, log.child({ component: 'consoles' }));
   const { app, ctx } = await buildApp(config, store, log, packageVersion(), {
     credentials,
     gateway,
     caHash: pki.caHash,
     agentUrl,
+    consoles,
   });
   imageService = ctx.images;
+  consoles.attach(app.server);
   const controller = new LifecycleController(store, gateway, ctx.vms, log.child({ component: 'lifecycle' }), {
     actionTimeoutMs: config.actionTimeoutSeconds * 1000,
     resyncMs: 5000,

@@ -176,6 +176,18 @@ export async function removeAgentLeftovers(stateDir: string): Promise<void> {
       await run(flavour, ['--root', root, 'delete', '-f', name]).catch(() => undefined);
     }
   }
+  // microVMs run daemonized (they outlive agents by design): stop them by their pid files.
+  const qemuIndex = join(stateDir, 'runtime', 'qemu', 'vms');
+  if (existsSync(qemuIndex)) {
+    for (const name of readdirSync(qemuIndex)) {
+      try {
+        const pid = Number(readFileSync(join(qemuIndex, name, 'qemu.pid'), 'utf8').trim());
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // not running
+      }
+    }
+  }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')

@@ -57,6 +57,44 @@ export interface WorkloadSpec {
   logPath: string;
   /** Extra host directories bind-mounted into a container (mounted disks), absent: none. */
   mounts?: { source: string; destination: string; readonly: boolean }[];
+  /** microVM runtimes: boot files, disks, NICs and console (container runtimes ignore it). */
+  machine?: MachineSpec;
+}
+
+/** A disk a microVM gets besides its root. */
+export interface DiskSpec {
+  /** The image file on the host. */
+  path: string;
+  format: 'raw' | 'qcow2';
+  readOnly?: boolean;
+  /** Writes go to the image itself; otherwise (default) to a per-VM copy-on-write overlay. */
+  persistent?: boolean;
+}
+
+/** A NIC: a tap with a fixed MAC on a bridge in the workload's network namespace. */
+export interface NicSpec {
+  bridge: string;
+  mac: string;
+  mtu?: number;
+}
+
+/** What a microVM boots and what it is wired to; everything is optional (driver defaults: the guest kit). */
+export interface MachineSpec {
+  /** Kernel image (bzImage or ELF vmlinux) and initrd; default: the host's guest kit. */
+  kernel?: string;
+  initrd?: string;
+  /** Appended to the kernel command line. */
+  kernelCmdline?: string;
+  /** The root disk as an image file; default: an ext4 disk built once per image from `rootfs`. */
+  rootDisk?: DiskSpec;
+  /** Boot the root disk's own bootloader on a full PC machine instead of a direct kernel boot. */
+  bootFromDisk?: boolean;
+  disks?: DiskSpec[];
+  nics?: NicSpec[];
+  /** A VNC server on a unix socket in the work dir, showing the serial console. */
+  vnc?: boolean;
+  /** Hardware threads per core (OpenNebula TOPOLOGY/THREADS). */
+  threads?: number;
 }
 
 /** Opaque, versioned, JSON-serialisable. The agent persists it and hands it back, even after a restart. */

@@ -70,6 +70,15 @@ interface Session {
   timer: NodeJS.Timeout;
 }
 
+/** Takes an authenticated console upgrade from host `hostId` for `sessionId`. */
+export type ConsoleUpgrade = (
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  hostId: number,
+  sessionId: string,
+) => void;
+
 const HELLO_TIMEOUT_MS = 10_000;
 const MAX_FRAME = 4 * 1024 * 1024;
 
@@ -86,6 +95,7 @@ export class AgentGateway {
   private readonly waiting = new Map<string, { hostId: number; resolve: (m: AgentMessage) => void }>();
   private nextReq = 0;
   private readonly transferCounts = new Map<number, Map<number, TransferCount>>();
+  private consoleHandler: ConsoleUpgrade | null = null;
 
   constructor(
     private readonly store: Store,
@@ -103,6 +113,11 @@ export class AgentGateway {
 
   bindMonitor(sink: MonitorSink): void {
     this.monitor = sink;
+  }
+
+  /** Who takes authenticated `/agent/v1/console/{sessionId}` upgrades (the console proxy). */
+  setConsoleHandler(handler: ConsoleUpgrade): void {
+    this.consoleHandler = handler;
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -316,7 +331,15 @@ export class AgentGateway {
     const reject = (status: number, reason: string) => {
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (new URL(req.url ?? '/', 'https://agent').pathname !== '/agent/v1/channel') return reject(404, 'Not Found');
+    const pathname = new URL(req.url ?? '/', 'https://agent').pathname;
+    const consoleSession = /^\/agent\/v1\/console\/([A-Za-z0-9_-]{16,64})$/.exec(pathname);
+    if (consoleSession && this.consoleHandler) {
+      const host = await this.authenticate(req);
+      if (host === undefined) return reject(401, 'Unauthorized');
+      this.consoleHandler(req, socket, head, host, consoleSession[1] as string);
+      return;
+    }
+    if (pathname !== '/agent/v1/channel') return reject(404, 'Not Found');
     const hostId = await this.authenticate(req);
     if (hostId === undefined) return reject(401, 'Unauthorized');
     if (this.sessions.has(hostId)) {

@@ -9,6 +9,7 @@ import type {
   WorkloadReport,
 } from '../../core/agent-protocol.js';
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES } from '../../core/host-states.js';
+import { MICROVM_RUNTIMES, machineOf } from '../../core/machine-spec.js';
 import type { PoolObject, VmBody } from '../../core/model.js';
 import { SYSTEM_PRINCIPAL } from '../../core/permissions.js';
 import { getString, getVectors } from '../../core/template/index.js';
@@ -599,6 +600,7 @@ export class LifecycleController implements AgentEvents {
       stopTimeoutMs: this.options.stopTimeoutMs,
       ...(nics.length > 0 ? { nics } : {}),
       ...(disks.length > 0 ? { disks } : {}),
+      ...(MICROVM_RUNTIMES.has(runtime) ? { machine: machineOf(vm.id, t) } : {}),
     };
   }
 }
