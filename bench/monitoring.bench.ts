@@ -58,7 +58,7 @@ interface Result {
 async function runFleet(hosts: number): Promise<Result> {
   const server = await new TestServer({
     // BENCH_PROFILE=DIR writes a V8 CPU profile of the front-end there.
-    env: process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {},
+    ...(process.env.BENCH_PROFILE ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] } : {}),
     args: ['--agent-host', '127.0.0.1', '--heartbeat', '30'],
   }).start();
   const sims: ReturnType<typeof spawn>[] = [];
@@ -76,13 +76,11 @@ async function runFleet(hosts: number): Promise<Result> {
         periods,
         rampPerSecond: RAMP_PER_S / SIMS,
       };
-      const child = spawn(
-        process.execPath,
-        [new URL('./support/fleet-sim.js', import.meta.url).pathname, JSON.stringify(job)],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
+      // The job (every host's credential) goes through stdin: a large fleet's is too big for argv.
+      const child = spawn(process.execPath, [new URL('./support/fleet-sim.js', import.meta.url).pathname], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      child.stdin?.end(JSON.stringify(job));
       sims.push(child);
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
         try {

@@ -165,11 +165,15 @@ describe('agent channel and lifecycle (loopback agent, in-memory runtime)', () =
     assert.equal(new Set(onAgent).size, onAgent.length);
     for (const id of ids) await api.del(`/api/v1/vms/${id}`);
     for (const id of ids) await waitPhase(id, 'DONE/LCM_INIT', 60_000);
-    // Back to the suite's settings for the tests below.
+    // Back to the suite's settings for the tests below, once the agent is really back.
     await server.kill9();
+    const restarted = Date.now();
     await server.start();
     api = await Api.login(server.url, 'oneadmin', server.adminPassword);
-    await waitFor('host reconnected', async () => (await api.get(`/api/v1/hosts/${hostId}`)).body.connected);
+    await waitFor('host reconnected', async () => {
+      const h = (await api.get(`/api/v1/hosts/${hostId}`)).body;
+      return h.connected && h.last_seen >= restarted;
+    });
   });
 
   test('a forged credential and a duplicate session are refused and logged', async () => {

@@ -25,7 +25,7 @@ interface Job {
   rampPerSecond: number;
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as Job;
+const job = JSON.parse(process.argv[2] ?? (await readStdin())) as Job;
 const counters = {
   connected: 0,
   frames: 0,
@@ -214,3 +214,9 @@ const ramp = setInterval(() => {
 }, 50);
 setInterval(() => process.stdout.write(`${JSON.stringify(counters)}\n`), 1000);
 process.on('SIGTERM', () => process.exit(0));
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8') || '{}';
+}

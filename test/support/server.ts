@@ -15,6 +15,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Extra `oneedge server` flags. */
   args?: string[];
+  /** Node flags for the server process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  execArgv?: string[];
 }
 
 /** A real `oneedge server` process on a free loopback port. */
@@ -54,7 +56,7 @@ export class TestServer {
     const args = [BIN, 'server', '--data-dir', this.dataDir, '--port', port, '--log-level', 'info'];
     args.push('--agent-port', String(this.agentPort), ...(this.opts.args ?? []), ...extraArgs);
     if (this.opts.dbUrl) args.push('--db-url', this.opts.dbUrl);
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, [...(this.opts.execArgv ?? []), ...args], {
       env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -166,6 +166,8 @@ export class LifecycleController implements AgentEvents {
         this.enqueue(r.id);
         continue;
       }
+      // Most VMs need nothing: decide on the stored JSON text before paying for a parse.
+      if (!NEEDS_WORK.test(r.body)) continue;
       const body = JSON.parse(r.body) as VmBody;
       if ((r.state === VM_ACTIVE && body.pending_op) || (body.cleanup_hosts?.length ?? 0) > 0 || body.resched) {
         this.enqueue(r.id);
@@ -193,7 +195,9 @@ export class LifecycleController implements AgentEvents {
     for (const [planId, h] of this.cleanupsSent) if (h === hostId) this.cleanupsSent.delete(planId);
     await this.syncInventory(hostId, workloads);
     for (const vm of await this.store.objects.list('vm', { hostId })) this.enqueue(vm.id);
-    await this.resync();
+    // Pending VMs may fit on the host now: queue them (an indexed query), which triggers a scheduling
+    // pass only if there are any — a hello never scans every VM.
+    for (const r of await this.store.objects.listRows('vm', { state: VM_PENDING })) this.enqueue(r.id);
   }
 
   disconnected(hostId: number): void {
@@ -385,6 +389,9 @@ export class LifecycleController implements AgentEvents {
    */
   private async syncPeers(): Promise<void> {
     this.peersDirty = false;
+    // Only VXLAN networks have peers; without one, a hello must not cost a read of every VM.
+    const vnets = await this.store.objects.list('vnet');
+    if (!vnets.some((n) => n.body.vn_mad === 'vxlan')) return;
     const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.store.objects.list('vm')]);
     const nets = networkHosts(vms, hosts);
     for (const [networkId, members] of nets) {
@@ -604,6 +611,9 @@ export class LifecycleController implements AgentEvents {
     };
   }
 }
+
+/** Stored VM bodies (compact JSON) that may need the controller: a pending op, hosts to clean, resched. */
+const NEEDS_WORK = /"pending_op":"|"cleanup_hosts":\[\d|"resched":true/;
 
 /** Cleanups of a migration's source host have their own plan ids, outside the state machine. */
 function cleanupPlanId(vm: PoolObject<'vm'>, hostId: number): string {
