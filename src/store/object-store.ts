@@ -40,6 +40,8 @@ export interface ListQuery {
   gid?: number;
   /** Only these ids (at most a few thousand per query). */
   ids?: readonly number[];
+  /** Rows whose stored body text may contain one of these strings (a superset: re-check; the database scans, not Node). */
+  bodyContainsAny?: readonly string[];
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -314,6 +316,12 @@ function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: 
   if (query.gid !== undefined) b = b.where('gid', '=', query.gid);
   if (query.after !== undefined) b = b.where('id', '>', query.after);
   if (query.ids !== undefined) b = b.where('id', 'in', query.ids.length > 0 ? query.ids : [-1]);
+  const needles = query.bodyContainsAny;
+  if (needles !== undefined) {
+    // LIKE works on both databases; its '_' wildcard only widens the match, callers re-check the text.
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    b = b.where((eb: any) => eb.or(needles.map((n) => eb('body', 'like', `%${n}%`))));
+  }
   return b as Q;
 }
 

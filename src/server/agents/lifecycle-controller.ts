@@ -160,12 +160,10 @@ export class LifecycleController implements AgentEvents {
   }
 
   private async resyncOnce(): Promise<void> {
-    const rows = await this.store.objects.listRows('vm', {});
+    for (const r of await this.store.objects.listRows('vm', { state: VM_PENDING })) this.enqueue(r.id);
+    // The database picks the few VMs that may need work; most of a large fleet is never read.
+    const rows = await this.store.objects.listRows('vm', { bodyContainsAny: NEEDS_WORK_TEXT });
     for (const r of rows) {
-      if (r.state === VM_PENDING) {
-        this.enqueue(r.id);
-        continue;
-      }
       // Most VMs need nothing: decide on the stored JSON text before paying for a parse.
       if (!NEEDS_WORK.test(r.body)) continue;
       const body = JSON.parse(r.body) as VmBody;
@@ -614,6 +612,7 @@ export class LifecycleController implements AgentEvents {
 
 /** Stored VM bodies (compact JSON) that may need the controller: a pending op, hosts to clean, resched. */
 const NEEDS_WORK = /"pending_op":"|"cleanup_hosts":\[\d|"resched":true/;
+const NEEDS_WORK_TEXT = ['"pending_op":"', '"cleanup_hosts":[', '"resched":true'];
 
 /** Cleanups of a migration's source host have their own plan ids, outside the state machine. */
 function cleanupPlanId(vm: PoolObject<'vm'>, hostId: number): string {
