@@ -178,6 +178,44 @@ describe('virtual networks across edge hosts', { skip }, () => {
     await api.del(`/api/v1/vms/${b2.id}`);
   });
 
+  test('NETWORK_MODE=auto: the scheduler picks the network, the lease is taken at placement, traffic flows', async () => {
+    const h2 = agents[1] as TestAgent;
+    const autoNic = (req: string) =>
+      `NETWORK_MODE = auto, SCHED_REQUIREMENTS = "${req}", SECURITY_GROUPS = ${webGroup}`;
+    const id = await create(
+      vmTemplate('auto1', h2.hostId, 0, '').replace(/NIC = \[[^\]]*\]/, `NIC = [ ${autoNic(`ID = ${netA}`)} ]`),
+    );
+    const auto = await running(id);
+    const nic = nicOf(auto);
+    assert.equal(nic.NETWORK_ID, String(netA), 'the only network matching the NIC requirements');
+    assert.equal(nic.NETWORK_MODE, 'auto');
+    assert.match(nic.IP as string, /^192\.168\.50\.\d+$/);
+    assert.equal(await waitFor('a1 -> auto1', () => fetchFrom(v1, `http://${nic.IP}:8080/`), 20_000), 'ok');
+    const leases = (await api.get(`/api/v1/vnets/${netA}/leases`)).body.items as { ip: string; vm_id: number }[];
+    assert.ok(
+      leases.some((l) => l.vm_id === id && l.ip === nic.IP),
+      'the lease is recorded on the network',
+    );
+
+    // No network matches: the VM waits with the reason, and holds no lease.
+    const stuck = await create(
+      vmTemplate('auto2', h2.hostId, 0, '')
+        .replace(/SCHED_REQUIREMENTS = .*\n/, '')
+        .replace(/NIC = \[[^\]]*\]/, `NIC = [ ${autoNic('ID = 999')} ]`),
+    );
+    const waiting = await waitFor('auto2 message', async () => {
+      const v = (await api.get(`/api/v1/vms/${stuck}`)).body;
+      return v.sched_message ? v : undefined;
+    });
+    assert.equal(waiting.state, 'PENDING');
+    assert.equal(waiting.sched_message, 'no virtual network with a free lease for NIC 0 (NETWORK_MODE=auto)');
+    await api.del(`/api/v1/vms/${stuck}`);
+    await api.del(`/api/v1/vms/${id}`);
+    await waitFor('auto1 done', async () => (await vm(id)).state === 'DONE', 30_000);
+    const after = (await api.get(`/api/v1/vnets/${netA}/leases`)).body.items as { vm_id: number }[];
+    assert.ok(!after.some((l) => l.vm_id === id), 'terminate freed the lease');
+  });
+
   test('a security group without TCP 8080 blocks it; allowing it takes effect live, without a restart', async () => {
     const g = await api.post('/api/v1/secgroups', {
       template: 'NAME = strict\nRULE = [ PROTOCOL = TCP, RULE_TYPE = inbound, RANGE = 22 ]',

@@ -258,6 +258,8 @@ function autoNics(
   const out: AutoNic[] = [];
   all.forEach((nic, nicIndex) => {
     if (typeof nic === 'string' || (nic.NETWORK_MODE ?? '').toLowerCase() !== 'auto') return;
+    // Already given a network (a rescheduled VM keeps its leases).
+    if (nic.NETWORK_ID !== undefined) return;
     if (ctx.networks === null) {
       errors.push(`NIC ${nicIndex} has NETWORK_MODE=auto but no virtual networks are known`);
       return;

@@ -28,6 +28,7 @@ import { releaseImages } from '../services/image-usage.js';
 import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
+import { hasAutoNic, withAutoNicNetworks } from './auto-nics.js';
 import {
   contextWithNetwork,
   hasNics,
@@ -423,7 +424,7 @@ export class LifecycleController implements AgentEvents {
       this.store.objects.get('datastore', 0),
     ]);
     const byHost = new Map(hosts.map((h) => [h.id, h.body.facts]));
-    const snapshot = withSystemDatastores(
+    let snapshot = withSystemDatastores(
       buildSnapshot(hosts, vms, (id) => this.gateway.isConnected(id), groups),
       vms,
       images,
@@ -431,6 +432,10 @@ export class LifecycleController implements AgentEvents {
       (id) => byHost.get(id),
     );
     if (snapshot.vms.length === 0) return;
+    if (snapshot.vms.some((v) => hasAutoNic(v.template))) {
+      const [vnets, users] = await Promise.all([this.store.objects.list('vnet'), this.store.objects.list('user')]);
+      snapshot = withAutoNicNetworks(snapshot, vnets, users);
+    }
     const plan = schedule(snapshot, this.options.scheduler ?? {});
     const seen = new Map(vms.map((v) => [v.id, v.revision]));
     const { applied, conflicts } = await applyPlan(

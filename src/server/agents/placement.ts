@@ -107,6 +107,7 @@ export function buildSnapshot(
         : {}),
       usage: { cpu: u.cpu, memKb: u.memKb, runningVms: u.runningVms },
       template: h.template,
+      ...monitoringOf(h),
       runtimes: facts.runtimes,
       vmIds: u.vmIds,
       ...(facts.numa && facts.numa.length > 0
@@ -135,6 +136,28 @@ export function buildSnapshot(
     hosts: snapshotHosts,
     vms: pending,
     ...(vmGroups.length > 0 ? { vmGroups: snapshotGroups(vmGroups, vms) } : {}),
+  };
+}
+
+/**
+ * The host's latest pushed usage as OpenNebula's MONITORING attributes
+ * (FREE_CPU/USED_CPU ×100, FREE_MEMORY/USED_MEMORY in KB, NETRX/NETTX bytes)
+ * plus what the operator's probe scripts printed, for SCHED_REQUIREMENTS,
+ * SCHED_RANK and the load-aware policy. A host's template wins over these.
+ */
+function monitoringOf(h: PoolObject<'host'>): Pick<SnapshotHost, 'monitoring'> {
+  const u = h.body.monitoring?.usage;
+  if (!u) return {};
+  return {
+    monitoring: {
+      ...u.custom,
+      FREE_CPU: u.freeCpu,
+      USED_CPU: u.usedCpu,
+      FREE_MEMORY: u.freeMemoryKb,
+      USED_MEMORY: u.usedMemoryKb,
+      NETRX: u.netRxBytes,
+      NETTX: u.netTxBytes,
+    },
   };
 }
 

@@ -88,6 +88,17 @@ export async function applyPlan(
           conflicts.push(p.vmId);
           continue;
         }
+        let placed = vm;
+        if (p.nics.length > 0) {
+          try {
+            placed = await vms.leaseAutoNics(tx, vm, p.nics);
+          } catch (err) {
+            // The network filled up (or its rights changed) since the snapshot: schedule again.
+            if (!isOneError(err) || err.code === 'E_REVISION_MISMATCH') throw err;
+            conflicts.push(p.vmId);
+            continue;
+          }
+        }
         u.cpu += d.cpu;
         u.memKb += d.memKb;
         if (p.numa) chargeNuma(u, p.numa.nodes);
@@ -102,7 +113,7 @@ export async function applyPlan(
             ...(n.hugepages ? { hugepages: { size_kb: n.hugepages.sizeKb, pages: n.hugepages.pages } } : {}),
           })),
         };
-        await vms.applyInTx(tx, who, vm, action, {
+        await vms.applyInTx(tx, who, placed, action, {
           hostId: host.id,
           host,
           dsId: Math.max(0, p.datastoreId),

@@ -19,7 +19,7 @@ import {
   type ValidateOptions,
   validateVmTemplate,
 } from '../../core/template/index.js';
-import type { ParsedTemplate, Template } from '../../core/template/types.js';
+import type { ParsedTemplate, Template, TemplateVector } from '../../core/template/types.js';
 import {
   applyAction,
   isVmAction,
@@ -32,6 +32,7 @@ import {
 import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../core/vm-states.js';
 import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
+import { principalOf } from '../auth/sessions.js';
 import { acquireImages, releaseImages, resolveDiskImages } from './image-usage.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
@@ -298,6 +299,39 @@ export class VmService {
     });
     for (const listener of this.schedListeners) listener(vm.id, vm.body.sched_actions);
     return vm;
+  }
+
+  /**
+   * Gives NETWORK_MODE=auto NICs the networks the scheduler chose: takes each
+   * lease as the VM's owner (who must be allowed to use the network) inside
+   * the placement's transaction and writes the filled NICs into the VM's
+   * template. Throws (leaving nothing written) when a lease cannot be had.
+   */
+  async leaseAutoNics(
+    tx: TxStore,
+    vm: PoolObject<'vm'>,
+    chosen: readonly { nicIndex: number; networkId: number }[],
+  ): Promise<PoolObject<'vm'>> {
+    if (chosen.length === 0) return vm;
+    if (!this.nets) throw new OneError('E_UNAVAILABLE', 'NETWORK_MODE=auto needs the virtual network service');
+    const user = await tx.get('user', vm.uid);
+    if (!user) throw new OneError('E_NOT_FOUND', `the owner of VM ${vm.id} (user ${vm.uid}) no longer exists`);
+    const owner = principalOf(user);
+    const nics = getVectors(vm.template, 'NIC');
+    for (const c of chosen) {
+      const nic = nics[c.nicIndex];
+      if (!nic) throw new OneError('E_VALIDATION', `VM ${vm.id} has no NIC ${c.nicIndex}`);
+      nics[c.nicIndex] = await this.nets.leaseNic(
+        tx,
+        owner,
+        { ...nic, NETWORK_ID: String(c.networkId) },
+        vm.id,
+        Number(nic.NIC_ID ?? c.nicIndex),
+        `NIC[${c.nicIndex}]`,
+      );
+    }
+    const template = { ...vm.template, NIC: nics.length === 1 ? (nics[0] as TemplateVector) : nics };
+    return tx.replace(vm, { ...vm, template });
   }
 
   /** Applies an action inside an open transaction (controllers use it with the system principal). */
