@@ -7,6 +7,7 @@
  * re-checks, one transaction) — timed phase by phase.
  *
  *   npm run build && node dist/bench/placement.bench.js
+ *   BENCH_HOSTS=2500 BENCH_CPU_PROFILE=/tmp node dist/bench/placement.bench.js   (profile the pass)
  *
  * Hosts: 32–64 cores, 128–512 GB, host templates (HYPERVISOR, ZONE, RACK,
  * PRIORITY, CPU_MODEL), half with a 2-node NUMA topology (SMT 2, 1 GB
@@ -30,6 +31,7 @@ import { applyPlan } from '../src/server/agents/plan-applier.js';
 import { ObjectService } from '../src/server/services/object-service.js';
 import { VmService } from '../src/server/services/vm-service.js';
 import { openStore, type Store } from '../src/store/index.js';
+import { MeasuredProfile } from './support/profile.js';
 
 const VMS = Number(process.env.BENCH_VMS ?? 100_000);
 const HOST_COUNTS = (process.env.BENCH_HOSTS ?? '2500,10000').split(',').map(Number);
@@ -187,6 +189,8 @@ async function run(hosts: number): Promise<Run> {
     await seed(store, hosts, VMS);
     const vmsService = new VmService(store);
     vmsService.bind(new ObjectService(store, {} as never));
+    const profile = new MeasuredProfile();
+    await profile.start();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const [hostObjs, vmObjs] = await Promise.all([store.objects.list('host'), store.objects.list('vm')]);
@@ -199,6 +203,7 @@ async function run(hosts: number): Promise<Run> {
     const applied = await applyPlan(store, vmsService, SYSTEM, plan, seen);
     const t4 = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    await profile.stop(`placement-${hosts}`);
     return {
       hosts,
       placed: applied.applied.length,

@@ -310,6 +310,71 @@ describe('oneedge CLI against a real front-end', () => {
     assert.equal(h.state, 'INIT');
   });
 
+  it('manages virtual networks: ranges, holds, reservations and leases', async () => {
+    await ok(['vnet', 'create', '-'], {
+      stdin:
+        'NAME = "lan"\nVN_MAD = "bridge"\nAR = [ TYPE = "IP4", IP = "10.9.0.10", SIZE = 4 ]\nGATEWAY = "10.9.0.1"\n',
+    });
+    const lan = JSON.parse(await ok(['vnet', 'show', 'lan', '--json'])) as {
+      id: number;
+      vn_mad: string;
+      ar_pool: { ar_id: number; size: number; ip: string }[];
+    };
+    assert.equal(lan.vn_mad, 'bridge');
+    assert.deepEqual(
+      lan.ar_pool.map((a) => [a.ar_id, a.ip, a.size]),
+      [[0, '10.9.0.10', 4]],
+    );
+    await ok(['vnet', 'addar', 'lan', '-'], { stdin: 'AR = [ TYPE = "IP4", IP = "10.9.1.10", SIZE = 2 ]\n' });
+    // Overlapping ranges are refused with their code; nothing changes.
+    const overlap = await oneedge(['vnet', 'addar', 'lan', '-'], {
+      stdin: 'AR = [ TYPE = "IP4", IP = "10.9.0.12", SIZE = 2 ]\n',
+    });
+    assert.equal(overlap.code, ERRORS.E_AR_OVERLAP.exit, overlap.err);
+    assert.match(overlap.err, /\[E_AR_OVERLAP\]/);
+    await ok(['vnet', 'hold', 'lan', '--ip', '10.9.0.11']);
+    const outside = await oneedge(['vnet', 'hold', 'lan', '--ip', '10.9.7.7']);
+    assert.equal(outside.code, ERRORS.E_IP_OUT_OF_RANGE.exit, outside.err);
+    const leases = await ok(['vnet', 'leases', 'lan']);
+    assert.match(leases, /10\.9\.0\.11/);
+    await ok(['vnet', 'reserve', 'lan', '--size', '2', '--name', 'lan-mine']);
+    const mine = JSON.parse(await ok(['vnet', 'show', 'lan-mine', '--json'])) as {
+      parent_network_id: number;
+      ar_pool: { size: number }[];
+    };
+    assert.equal(mine.parent_network_id, lan.id);
+    assert.equal(mine.ar_pool[0]?.size, 2);
+    await ok(['vnet', 'release', 'lan', '--ip', '10.9.0.11']);
+    assert.doesNotMatch(await ok(['vnet', 'leases', 'lan']), /10\.9\.0\.11 .*hold/);
+    assert.match(await ok(['vnet', 'list']), /lan-mine/);
+    await ok(['vnet', 'delete', 'lan-mine']);
+    const inUse = await oneedge(['vnet', 'rmar', 'lan', '9']);
+    assert.notEqual(inUse.code, 0, 'an unknown range is an error');
+    assert.match(inUse.err, /\[E_NOT_FOUND\]/);
+  });
+
+  it('manages security groups and shows their rules', async () => {
+    await ok(['secgroup', 'create', '-'], {
+      stdin: 'NAME = "web"\nRULE = [ PROTOCOL = "TCP", RULE_TYPE = "inbound", RANGE = "80,443" ]\n',
+    });
+    const g = JSON.parse(await ok(['secgroup', 'show', 'web', '--json'])) as { id: number; rules: unknown[] };
+    assert.deepEqual(g.rules, [{ rule_type: 'inbound', protocol: 'TCP', ports: ['80', '443'], addresses: [] }]);
+    const bad = await oneedge(['secgroup', 'update', 'web', '-'], {
+      stdin: 'NAME = "web"\nRULE = [ PROTOCOL = "TCP", RULE_TYPE = "sideways" ]\n',
+    });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /RULE_TYPE/);
+    await ok(['secgroup', 'update', 'web', '-', '--append'], {
+      stdin: 'RULE = [ PROTOCOL = "ICMP", RULE_TYPE = "inbound" ]\n',
+    });
+    const after = JSON.parse(await ok(['secgroup', 'show', String(g.id), '--json'])) as { rules: unknown[] };
+    assert.equal(after.rules.length, 2, 'the appended rule is kept with the first');
+    assert.match(await ok(['secgroup', 'list']), /web/);
+    await ok(['secgroup', 'delete', 'web']);
+    const del0 = await oneedge(['secgroup', 'delete', '0']);
+    assert.notEqual(del0.code, 0, 'the default group cannot be deleted');
+  });
+
   it('streams events, replaying from --since', async () => {
     const child = spawn(process.execPath, [BIN, 'events', '--kinds', 'vm', '--json', '--since', '0'], {
       cwd: ROOT,
