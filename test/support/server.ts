@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+/** Generous: on a loaded 2-core machine a cold start (migrations, PKI, base image) has taken > 30 s. */
+const START_TIMEOUT_MS = 90_000;
+
 export const REPO = new URL('../../../', import.meta.url).pathname;
 export const BIN = join(REPO, 'bin', 'oneedge');
 
@@ -64,7 +67,12 @@ export class TestServer {
     this.output = [];
     child.stderr?.on('data', (d: Buffer) => this.output.push(d.toString()));
     this.url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output.join('')}`)), 30_000);
+      // A server that never comes up is killed: a live child would keep the test process (and its
+      // file) running until the runner's own timeout.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`server did not start within ${START_TIMEOUT_MS / 1000} s:\n${this.output.join('\n')}`));
+      }, START_TIMEOUT_MS);
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
       lines.on('line', (line) => {
         this.output.push(line);

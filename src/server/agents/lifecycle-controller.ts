@@ -23,7 +23,7 @@ import {
 } from '../../core/vm-state-machine.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
-import type { Store, TxStore } from '../../store/index.js';
+import { type AnyRow, rowToObject, type Store, type TxStore } from '../../store/index.js';
 import { releaseImages } from '../services/image-usage.js';
 import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
@@ -67,6 +67,7 @@ interface InFlight {
 /** The VM phases the scheduler picks up. */
 const VM_PENDING = VM_STATES.PENDING;
 const VM_ACTIVE = VM_STATES.ACTIVE;
+const LCM_RUNNING = LCM_STATES.RUNNING;
 /** Preferred order when a host offers several container runtimes. */
 const RUNTIME_PREFERENCE = ['crun', 'runc', 'qemu', 'mock'];
 
@@ -192,8 +193,11 @@ export class LifecycleController implements AgentEvents {
     // Plans sent before the link dropped may have been lost: send them again (agents dedupe by planId).
     for (const [vmId, f] of this.inFlight) if (f.hostId === hostId) this.inFlight.delete(vmId);
     for (const [planId, h] of this.cleanupsSent) if (h === hostId) this.cleanupsSent.delete(planId);
-    await this.syncInventory(hostId, workloads);
-    for (const vm of await this.store.objects.list('vm', { hostId })) this.enqueue(vm.id);
+    const rows = await this.store.objects.listRows('vm', { hostId });
+    for (const id of await this.observeRows(rows, workloads, true)) this.enqueue(id);
+    // Only the host's VMs with work outstanding (a plan to send again, a cleanup, a resched):
+    // a host of 100 quiet VMs reconnecting costs one indexed read, not 100 reconciles.
+    for (const r of rows) if (NEEDS_WORK.test(r.body)) this.enqueue(r.id);
     // Pending VMs may fit on the host now: queue them (an indexed query), which triggers a scheduling
     // pass only if there are any — a hello never scans every VM.
     for (const r of await this.store.objects.listRows('vm', { state: VM_PENDING })) this.enqueue(r.id);
@@ -491,11 +495,6 @@ export class LifecycleController implements AgentEvents {
     return 'applied';
   }
 
-  /** Applies what the agent found on (re)connect: VMs it no longer runs are seen as missing. */
-  private async syncInventory(hostId: number, workloads: WorkloadReport[]): Promise<void> {
-    await this.observeWorkloads(hostId, workloads, true);
-  }
-
   /**
    * Monitor-observed workload states of a host's VMs (reference §5.4). With
    * `full`, a VM placed on the host but absent from the list is seen MISSING
@@ -509,12 +508,25 @@ export class LifecycleController implements AgentEvents {
     /** VMs the agent still counts misses for: not absent, not a change either. */
     counting: ReadonlySet<number> = new Set(),
   ): Promise<number[]> {
+    return this.observeRows(await this.store.objects.listRows('vm', { hostId }), workloads, full, counting);
+  }
+
+  /** observeWorkloads over rows already read (the VMs placed on the reporting host). */
+  private async observeRows(
+    rows: readonly AnyRow[],
+    workloads: WorkloadReport[],
+    full: boolean,
+    counting: ReadonlySet<number> = new Set(),
+  ): Promise<number[]> {
     const byVm = new Map(workloads.map((w) => [w.vmId, w]));
     const applied: number[] = [];
-    for (const vm of await this.store.objects.list('vm', { hostId })) {
-      if (counting.has(vm.id)) continue;
-      const w = byVm.get(vm.id) ?? (full ? { vmId: vm.id, state: 'missing' as const } : undefined);
-      if (!w || vm.body.pending_op) continue;
+    for (const r of rows) {
+      if (counting.has(r.id)) continue;
+      const w = byVm.get(r.id) ?? (full ? { vmId: r.id, state: 'missing' as const } : undefined);
+      // A running VM reported running is the common case: decided on the stored columns, no parse.
+      if (!w || (w.state === 'running' && r.state === VM_ACTIVE && r.lcm_state === LCM_RUNNING)) continue;
+      if (PENDING_OP.test(r.body)) continue;
+      const vm = rowToObject('vm', r);
       // Most reports change nothing: only open a transaction for a real transition.
       const observed = observedOf(w);
       if (!observed || !applyObserved(phaseOf(vm), observed, contextOf(vm))) continue;
@@ -617,6 +629,8 @@ export class LifecycleController implements AgentEvents {
 
 /** Stored VM bodies (compact JSON) that may need the controller: a pending op, hosts to clean, resched. */
 const NEEDS_WORK = /"pending_op":"|"cleanup_hosts":\[\d|"resched":true/;
+/** A host operation is in flight: its result, not a monitor report, moves the VM. */
+const PENDING_OP = /"pending_op":"/;
 const NEEDS_WORK_TEXT = ['"pending_op":"', '"cleanup_hosts":[', '"resched":true'];
 
 /** Cleanups of a migration's source host have their own plan ids, outside the state machine. */
