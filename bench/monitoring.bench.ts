@@ -66,7 +66,11 @@ async function runFleet(hosts: number): Promise<Result> {
     const api = await Api.login(server.url, 'oneadmin', server.adminPassword);
     const seeded = seedFleet(join(server.dataDir, 'one.db'), hosts, VMS);
     const caPem = readFileSync(join(server.dataDir, 'pki', 'ca.crt'), 'utf8');
-    const counters = new Map<number, { connected: number; frames: number; records: number; vmSamples: number }>();
+    const counters = new Map<
+      number,
+      { connected: number; frames: number; records: number; vmSamples: number; busy?: number; redials?: number }
+    >();
+    const dialStart = performance.now();
     for (let s = 0; s < SIMS; s++) {
       const slice = seeded.filter((_, i) => i % SIMS === s);
       const job = {
@@ -99,7 +103,11 @@ async function runFleet(hosts: number): Promise<Result> {
       },
     );
     const connectMs = Math.max(...[...counters.values()].map((c) => (c as { helloMsMax?: number }).helloMsMax ?? 0));
-    console.log(`  ${hosts} hosts connected; slowest hello → welcome ${connectMs} ms`);
+    const sum = (k: 'busy' | 'redials') => [...counters.values()].reduce((a, c) => a + (c[k] ?? 0), 0);
+    const connectS = (performance.now() - dialStart) / 1000;
+    console.log(
+      `  ${hosts} hosts connected in ${connectS.toFixed(1)} s (ramp ${RAMP_PER_S}/s); slowest hello → welcome ${connectMs} ms; ${sum('busy')} dials told to come back later (503), ${sum('redials')} redials`,
+    );
     // Warm-up: one full beacon period with every host reporting, so each kind is in the mix.
     await new Promise((r) => setTimeout(r, Math.min(30, periods.beacon) * 1000 + 5000));
     const scrape = async () =>

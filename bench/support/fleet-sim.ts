@@ -13,7 +13,7 @@
  */
 import WebSocket from 'ws';
 import { encodeMonitorBatch } from '../../src/agent/monitoring/monitor.js';
-import { tlsOptions } from '../../src/agent/tls.js';
+import { ResumingTls, redialDelay, retryAfterMs, tlsOptions } from '../../src/agent/tls.js';
 import type { HostFacts } from '../../src/core/agent-protocol.js';
 import type { MonitorKind, MonitorRecord, ProbePeriods } from '../../src/core/monitoring.js';
 
@@ -35,6 +35,11 @@ const counters = {
   closed: 0,
   helloMsMax: 0,
   openMsMax: 0,
+  /** Dials refused with 503 (the front-end shedding load) and redials after any failure. */
+  busy: 0,
+  redials: 0,
+  resumed: 0,
+  lastError: '',
 };
 
 const PCI = Array.from({ length: 24 }, (_, i) => ({
@@ -75,18 +80,25 @@ class SimHost {
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastFull = 0;
+  private readonly tls = new ResumingTls();
+  private failures = 0;
+  private retryAfter: number | undefined;
 
   constructor(private readonly h: Job['hosts'][number]) {}
 
+  /** Like the agent's channel: TLS resumption, 503 Retry-After, backoff with jitter on failure. */
   connect(): void {
     const ws = new WebSocket(`${job.url}/agent/v1/channel`, {
       headers: { authorization: `Bearer ${this.h.credential}` },
       ...tlsOptions({ ca: job.caPem }),
       perMessageDeflate: false,
+      handshakeTimeout: 10_000,
+      createConnection: this.tls.connect as never,
     });
     this.ws = ws;
     const dialled = performance.now();
     let opened = 0;
+    let welcomed = false;
     ws.on('open', () => {
       opened = performance.now();
       counters.openMsMax = Math.max(counters.openMsMax, Math.round(opened - dialled));
@@ -103,14 +115,33 @@ class SimHost {
       const m = JSON.parse(data.toString()) as { t: string };
       if (m.t === 'welcome') {
         counters.connected++;
+        if (this.tls.resumed) counters.resumed++;
+        this.failures = 0;
+        welcomed = true;
         counters.helloMsMax = Math.max(counters.helloMsMax, Math.round(performance.now() - opened));
         this.start();
       }
     });
-    ws.on('error', () => counters.errors++);
+    ws.on('unexpected-response', (_req, res) => {
+      if (res.statusCode === 503) {
+        counters.busy++;
+        this.retryAfter = retryAfterMs(res.headers['retry-after']);
+      } else counters.errors++;
+      ws.terminate();
+    });
+    ws.on('error', (err) => {
+      counters.errors++;
+      counters.lastError = err.message;
+    });
     ws.on('close', () => {
       counters.closed++;
-      for (const t of this.timers) clearInterval(t);
+      for (const t of this.timers.splice(0)) clearInterval(t);
+      if (stopping) return;
+      if (welcomed) counters.connected--;
+      this.failures++;
+      counters.redials++;
+      setTimeout(() => this.connect(), this.retryAfter ?? redialDelay(this.failures, 1000, 60_000));
+      this.retryAfter = undefined;
     });
   }
 
@@ -213,7 +244,11 @@ const ramp = setInterval(() => {
   if (next >= hosts.length) clearInterval(ramp);
 }, 50);
 setInterval(() => process.stdout.write(`${JSON.stringify(counters)}\n`), 1000);
-process.on('SIGTERM', () => process.exit(0));
+let stopping = false;
+process.on('SIGTERM', () => {
+  stopping = true;
+  process.exit(0);
+});
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -10,7 +10,7 @@ import {
 } from '../core/agent-protocol.js';
 import type { Outbox } from './outbox.js';
 import type { AgentIdentity } from './state-files.js';
-import { tlsOptions } from './tls.js';
+import { ResumingTls, redialDelay, retryAfterMs, tlsOptions } from './tls.js';
 
 export interface ChannelHandlers {
   facts(): Promise<HostFacts>;
@@ -52,6 +52,9 @@ export class Channel {
   private watchdog: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private ready = false;
+  private readonly tls = new ResumingTls();
+  /** The front-end's Retry-After from a refused dial (it is shedding load), used once. */
+  private retryAfter: number | undefined;
   connects = 0;
 
   constructor(
@@ -102,6 +105,7 @@ export class Channel {
       ...tlsOptions({ ca: this.identity.caPem }),
       handshakeTimeout: 10_000,
       maxPayload: 4 * 1024 * 1024,
+      createConnection: this.tls.connect as never,
     });
     this.ws = ws;
     ws.on('upgrade', (res) => {
@@ -116,6 +120,9 @@ export class Channel {
       if (status === 401) {
         this.log.error({ status }, 'the front-end refused this host credential (revoked or forged); not retrying');
         this.stopped = true;
+      } else if (status === 503) {
+        this.retryAfter = retryAfterMs(res.headers['retry-after']);
+        this.log.info({ status, retryAfterMs: this.retryAfter }, 'the front-end is busy; dialling again later');
       } else {
         this.log.warn({ status }, 'the front-end refused the channel');
       }
@@ -154,7 +161,10 @@ export class Channel {
         this.connects++;
         this.heartbeatMs = msg.heartbeatMs;
         this.armWatchdog(ws);
-        this.log.info({ hostId: msg.hostId, lastAgentSeq: msg.lastAgentSeq }, 'channel ready');
+        this.log.info(
+          { hostId: msg.hostId, lastAgentSeq: msg.lastAgentSeq, tlsResumed: this.tls.resumed },
+          'channel ready',
+        );
         void this.outbox.ack(msg.lastAgentSeq).then(() => {
           for (const m of this.outbox.pending()) this.sendRaw(m);
         });
@@ -217,8 +227,8 @@ export class Channel {
   private scheduleRedial(): void {
     if (this.stopped) return;
     this.failures++;
-    const base = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** Math.min(this.failures - 1, 16));
-    const delay = Math.round(base * (0.5 + Math.random()));
+    const delay = this.retryAfter ?? redialDelay(this.failures, this.options.minBackoffMs, this.options.maxBackoffMs);
+    this.retryAfter = undefined;
     this.log.debug({ delay }, 'redialling');
     this.retry = setTimeout(() => this.dial(), delay);
   }

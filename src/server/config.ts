@@ -29,6 +29,8 @@ export interface ServerConfig {
   readonly agentUrl: string | null;
   /** WebSocket ping period on agent links; a link missing two is dropped. */
   readonly heartbeatSeconds: number;
+  /** Agent dials being set up at once (upgrade → welcome); more get 503 + Retry-After. */
+  readonly agentMaxConnecting: number;
   /** How long a host operation may wait for a cut-off host before the VM fails. */
   readonly actionTimeoutSeconds: number;
   /** Graceful (ACPI / SIGTERM) shutdown before a kill. */
@@ -74,6 +76,7 @@ export const CONFIG_DEFAULTS = {
   agentHost: '0.0.0.0',
   agentPort: 2634,
   heartbeatSeconds: 10,
+  agentMaxConnecting: 256,
   actionTimeoutSeconds: 300,
   stopTimeoutSeconds: 30,
   coldMigrateMode: 'poweroff',
@@ -97,6 +100,7 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--agent-port': 'agentPort',
   '--agent-url': 'agentUrl',
   '--heartbeat': 'heartbeatSeconds',
+  '--agent-max-connecting': 'agentMaxConnecting',
   '--action-timeout': 'actionTimeoutSeconds',
   '--cold-migrate-mode': 'coldMigrateMode',
   '--allow-internal-image-urls': 'allowInternalImageUrls',
@@ -124,6 +128,7 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_AGENT_PORT: 'agentPort',
   ONEEDGE_AGENT_URL: 'agentUrl',
   ONEEDGE_HEARTBEAT: 'heartbeatSeconds',
+  ONEEDGE_AGENT_MAX_CONNECTING: 'agentMaxConnecting',
   ONEEDGE_ACTION_TIMEOUT: 'actionTimeoutSeconds',
   ONEEDGE_STOP_TIMEOUT: 'stopTimeoutSeconds',
   ONEEDGE_COLD_MIGRATE_MODE: 'coldMigrateMode',
@@ -151,6 +156,7 @@ interface RawConfig {
   agentUrl?: string;
   heartbeatSeconds?: string;
   actionTimeoutSeconds?: string;
+  agentMaxConnecting?: string;
   stopTimeoutSeconds?: string;
   coldMigrateMode?: string;
   allowInternalImageUrls?: string;
@@ -208,6 +214,13 @@ export function parseServerConfig(
     agentPort: int(raw.agentPort, CONFIG_DEFAULTS.agentPort, 'agentPort', 0, 65535),
     agentUrl: raw.agentUrl ? agentUrl(raw.agentUrl) : null,
     heartbeatSeconds: int(raw.heartbeatSeconds, CONFIG_DEFAULTS.heartbeatSeconds, 'heartbeatSeconds', 1, 3600),
+    agentMaxConnecting: int(
+      raw.agentMaxConnecting,
+      CONFIG_DEFAULTS.agentMaxConnecting,
+      'agentMaxConnecting',
+      1,
+      100_000,
+    ),
     actionTimeoutSeconds: int(
       raw.actionTimeoutSeconds,
       CONFIG_DEFAULTS.actionTimeoutSeconds,

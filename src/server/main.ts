@@ -57,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
   let imageService: AppContext['images'] | undefined;
   const gateway = new AgentGateway(store, pki, credentials, log.child({ component: 'agent-gateway' }), {
     heartbeatMs: config.heartbeatSeconds * 1000,
+    maxConnecting: config.agentMaxConnecting,
     imageFile: (hostId, imageId) => images.fileFor(hostId, imageId),
     storeImage: (hostId, imageId, body, length, sha256) => {
       if (!imageService) throw new Error('the image service is not ready');

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
@@ -18,6 +18,11 @@ export interface Pki {
   caHash: string;
   certPem: string;
   keyPem: string;
+  /**
+   * Keys that encrypt the agent listener's TLS session tickets (48 bytes), kept
+   * across restarts so agents resume their sessions after one (0600, like a key).
+   */
+  ticketKeys: Buffer;
 }
 
 export function certificateHash(pem: string): string {
@@ -55,6 +60,7 @@ export async function loadOrCreatePki(dataDir: string, extraNames: readonly stri
     caKey: join(dir, 'ca.key'),
     cert: join(dir, 'agent-listener.crt'),
     key: join(dir, 'agent-listener.key'),
+    ticketKeys: join(dir, 'tls-ticket.keys'),
   };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(paths.caCert) || !existsSync(paths.caKey)) {
@@ -103,11 +109,19 @@ export async function loadOrCreatePki(dataDir: string, extraNames: readonly stri
     await writeFile(paths.key, await exportKeyPem(keys.privateKey), { mode: 0o600 });
     await writeFile(paths.cert, cert.toString('pem'), { mode: 0o644 });
   }
+  if (!existsSync(paths.ticketKeys)) await writeFile(paths.ticketKeys, randomBytes(48), { mode: 0o600 });
+  let ticketKeys = await readFile(paths.ticketKeys);
+  if (ticketKeys.length !== 48) {
+    // Damaged: new keys only cost the agents one full handshake each.
+    ticketKeys = randomBytes(48);
+    await writeFile(paths.ticketKeys, ticketKeys, { mode: 0o600 });
+  }
   return {
     caPem,
     caHash: certificateHash(caPem),
     certPem: await readFile(paths.cert, 'utf8'),
     keyPem: await readFile(paths.key, 'utf8'),
+    ticketKeys,
   };
 }
 

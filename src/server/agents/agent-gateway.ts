@@ -2,6 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
@@ -42,6 +43,12 @@ export interface MonitorSink {
 
 export interface GatewayOptions {
   heartbeatMs: number;
+  /**
+   * Most agent sessions between upgrade and welcome at once; more dials get
+   * 503 with Retry-After and come back later (a reconnecting fleet is paced
+   * instead of timing out and retrying in lockstep). Default 256.
+   */
+  maxConnecting?: number;
   /** Image files agents may download: id → path, size and sha256 (only images some VM of theirs uses). */
   imageFile(hostId: number, imageId: number): Promise<{ path: string; sha256: string } | undefined>;
   /** Copy-back of a persistent image from a host (EPILOG); absent: refused. */
@@ -122,7 +129,16 @@ export class AgentGateway {
 
   async listen(host: string, port: number): Promise<number> {
     const server = createServer(
-      { cert: this.pki.certPem, key: this.pki.keyPem, ca: this.pki.caPem },
+      {
+        cert: this.pki.certPem,
+        key: this.pki.keyPem,
+        ca: this.pki.caPem,
+        // Tickets survive a restart (keys in the PKI dir) and a day: reconnecting agents resume.
+        ticketKeys: this.pki.ticketKeys,
+        sessionTimeout: 86_400,
+        // Node's default context hashes the command line, which a restart with other flags changes.
+        sessionIdContext: 'oneedge-agent-channel',
+      },
       (req, res) => void this.handleHttp(req, res).catch((err) => this.fail(res, 500, 'E_INTERNAL', String(err))),
     );
     server.on('upgrade', (req, socket, head) => void this.handleUpgrade(req, socket, head));
@@ -157,6 +173,10 @@ export class AgentGateway {
   isConnected(hostId: number): boolean {
     return this.sessions.has(hostId);
   }
+
+  /** Channel dials since start: accepted, refused while busy (503), and TLS handshakes that resumed a session. */
+  readonly connectStats = { accepted: 0, busy: 0, resumed: 0 };
+  private connecting = 0;
 
   connectedHosts(): number[] {
     return [...this.sessions.keys()];
@@ -346,10 +366,27 @@ export class AgentGateway {
       this.log.warn({ hostId, from: req.socket.remoteAddress }, 'duplicate agent session refused');
       return reject(409, 'Conflict');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(hostId, ws));
+    if (this.connecting >= (this.options.maxConnecting ?? 256)) {
+      // Shed load: the agent waits (Retry-After, jittered on its side) instead of queueing here.
+      this.connectStats.busy++;
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${busyRetryAfter(this.connecting)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+      return;
+    }
+    this.connectStats.accepted++;
+    if ((req.socket as TLSSocket).isSessionReused?.()) this.connectStats.resumed++;
+    this.connecting++;
+    let counted = true;
+    const done = () => {
+      if (counted) this.connecting--;
+      counted = false;
+    };
+    socket.once('close', done);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(hostId, ws, done));
   }
 
-  private open(hostId: number, ws: WebSocket): void {
+  private open(hostId: number, ws: WebSocket, welcomed: () => void = () => {}): void {
     const log = this.log.child({ hostId });
     let session: Session | null = null;
     const helloTimer = setTimeout(() => {
@@ -391,6 +428,7 @@ export class AgentGateway {
             heartbeatMs: this.options.heartbeatMs,
           };
           ws.send(JSON.stringify(welcome));
+          welcomed();
           log.info({ agent: msg.facts.agentVersion, runtimes: msg.facts.runtimes }, 'agent connected');
           return;
         }
@@ -498,4 +536,9 @@ function sendFile(
   res.on('finish', done);
   stream.on('error', () => res.destroy());
   stream.pipe(res);
+}
+
+/** Seconds a refused agent should wait: longer the deeper the backlog (1 s per 100 dials in progress, 2–30 s). */
+function busyRetryAfter(connecting: number): number {
+  return Math.min(30, Math.max(2, Math.ceil(connecting / 100)));
 }

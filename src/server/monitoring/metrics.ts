@@ -84,6 +84,14 @@ export function registerMetricsRoute(
       .sample('oneedge_db_ping_seconds', (await ctx.store.monitoring.ping()) / 1000)
       .family('oneedge_agents_connected', 'gauge', 'open agent sessions')
       .sample('oneedge_agents_connected', ctx.agents?.gateway.connectedHosts().length ?? 0);
+    const dials = ctx.agents?.gateway.connectStats;
+    if (dials) {
+      e.family('oneedge_agent_dials_total', 'counter', 'agent channel dials, by outcome (busy: 503, come back later)')
+        .sample('oneedge_agent_dials_total', dials.accepted, { outcome: 'accepted' })
+        .sample('oneedge_agent_dials_total', dials.busy, { outcome: 'busy' })
+        .family('oneedge_agent_tls_resumed_total', 'counter', 'accepted dials whose TLS session was resumed')
+        .sample('oneedge_agent_tls_resumed_total', dials.resumed);
+    }
     if (monitor) {
       const s = monitor.stats;
       e.family('oneedge_monitor_frames_total', 'counter', 'monitor frames received from agents')
