@@ -16,12 +16,16 @@ const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = {
  * or serialising anything. Changing this shape needs a migration that
  * re-renders stored rows (see src/store/migrations).
  */
-export function renderObjectJson(obj: PoolObject): string {
-  let body: Record<string, unknown> = obj.body as unknown as Record<string, unknown>;
+export function renderObjectJson(obj: PoolObject, known: KnownJson = {}): string {
   const secrets = SECRET_BODY_KEYS[obj.kind];
-  if (secrets) {
-    body = { ...body };
-    for (const k of secrets) delete body[k];
+  let bodyJson = secrets ? undefined : known.body;
+  if (bodyJson === undefined) {
+    let body: Record<string, unknown> = obj.body as unknown as Record<string, unknown>;
+    if (secrets) {
+      body = { ...body };
+      for (const k of secrets) delete body[k];
+    }
+    bodyJson = JSON.stringify(body);
   }
   const names = stateNames(obj.kind, obj.state, obj.lcmState);
   const head: Record<string, unknown> = {
@@ -40,11 +44,18 @@ export function renderObjectJson(obj: PoolObject): string {
     head.state = names.state;
     if (names.lcmState !== undefined) head.lcm_state = names.lcmState;
   }
-  head.template = obj.template;
-  // Two stringifications joined, not one of a merged object: spreading the body into the head
-  // made V8 build slow dictionary objects (~10× the cost on every store write). Body keys never
-  // repeat the head's.
+  // Three pieces joined, not one stringification of a merged object: spreading the body into the
+  // head made V8 build slow dictionary objects (~10× the cost on every store write), and the
+  // template and body texts are often already at hand (the store serialises them for their own
+  // columns). Body keys never repeat the head's.
   const headJson = JSON.stringify(head);
-  const bodyJson = JSON.stringify(body);
-  return bodyJson === '{}' ? headJson : `${headJson.slice(0, -1)},${bodyJson.slice(1)}`;
+  const templateJson = known.template ?? JSON.stringify(obj.template);
+  const tail = bodyJson === '{}' ? '}' : `,${bodyJson.slice(1)}`;
+  return `${headJson.slice(0, -1)},"template":${templateJson}${tail}`;
+}
+
+/** JSON texts of an object's template and body that the caller already has (must be exact). */
+export interface KnownJson {
+  template?: string;
+  body?: string;
 }

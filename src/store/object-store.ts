@@ -393,7 +393,25 @@ function changeEvent(obj: PoolObject, op: ChangeOp): ChangeEvent {
   };
 }
 
+/**
+ * The stored text of templates read from the database, by the parsed object.
+ * Templates are immutable (every change builds a new object; the parsed ones
+ * are frozen, so an in-place change throws instead of being lost), and a write
+ * of an object whose template was not replaced skips serialising it again.
+ */
+const templateText = new WeakMap<object, string>();
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObject<K> {
+  const template = deepFreeze(JSON.parse(row.template) as Template);
+  templateText.set(template, row.template);
   return {
     kind,
     id: row.id,
@@ -405,7 +423,7 @@ export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObj
     perms: row.perms,
     state: row.state,
     lcmState: row.lcm_state,
-    template: JSON.parse(row.template) as Template,
+    template,
     body: JSON.parse(row.body) as KindBodies[K],
     revision: row.revision,
     createdAt: Number(row.created_at),
@@ -448,6 +466,9 @@ function updateSql(kind: ObjectKind, dialect: 'sqlite' | 'postgres'): string {
 }
 
 function objectToRow(obj: PoolObject): VmTable {
+  // An unchanged template (most writes) reuses the text it was read from.
+  const template = templateText.get(obj.template) ?? JSON.stringify(obj.template);
+  const body = JSON.stringify(obj.body);
   const row: VmTable = {
     id: obj.id,
     name: obj.name,
@@ -458,12 +479,12 @@ function objectToRow(obj: PoolObject): VmTable {
     perms: obj.perms,
     state: obj.state,
     lcm_state: obj.lcmState,
-    template: JSON.stringify(obj.template),
-    body: JSON.stringify(obj.body),
+    template,
+    body,
     revision: obj.revision,
     created_at: obj.createdAt,
     updated_at: obj.updatedAt,
-    json: renderObjectJson(obj),
+    json: renderObjectJson(obj, { template, body }),
     host_id: null,
   };
   if (obj.kind === 'vm') row.host_id = (obj.body as KindBodies['vm']).host_id;
