@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,14 @@ export interface PreparedDisk {
 }
 
 export type RuntimeKind = 'container' | 'microvm';
+
+/** A host directory bind-mounted into a container. */
+export interface ContainerMount {
+  source: string;
+  destination: string;
+  readonly: boolean;
+  propagation?: 'rslave';
+}
 
 /**
  * A VM's disks on the host, in `<vm dir>/disks/`:
@@ -95,35 +103,76 @@ export class DiskManager {
     return { disk, path: own, format: disk.format };
   }
 
-  /** Containers: loop-mounts the raw filesystem disks and returns the bind mounts for the workload. */
-  async mountAll(
-    vmDir: string,
-    prepared: PreparedDisk[],
-  ): Promise<{ source: string; destination: string; readonly: boolean }[]> {
-    const mounts: { source: string; destination: string; readonly: boolean }[] = [];
+  /**
+   * Containers: loop-mounts the raw filesystem disks under `<vm dir>/mnt/<target>`
+   * and returns the one mount the workload gets: that directory at `/mnt`, a
+   * shared mount on the host joined as a slave (`rslave`), so disks mounted
+   * there later (hot attach) appear inside the running container and unmounts
+   * (hot detach) disappear from it.
+   */
+  async mountAll(vmDir: string, prepared: PreparedDisk[]): Promise<ContainerMount[]> {
+    const root = await this.ensureMountRoot(vmDir);
     for (const p of prepared) {
-      if (p.format !== 'raw' || p.disk.type.toLowerCase() === 'swap') continue;
-      const at = join(vmDir, 'mnt', p.disk.target);
-      const readonly = p.disk.readonly || (!p.disk.persistent && p.path.includes('/images/'));
-      if (!(await isMounted(at))) {
-        await mkdir(at, { recursive: true, mode: 0o700 });
-        try {
-          await run('mount', ['-o', readonly ? 'loop,ro' : 'loop', p.path, at]);
-        } catch (err) {
-          this.log.warn({ disk: p.disk.diskId, err: String(err) }, 'disk has no mountable filesystem; not mounted');
-          continue;
-        }
+      try {
+        await this.mountOne(vmDir, p);
+      } catch (err) {
+        this.log.warn({ disk: p.disk.diskId, err: String(err) }, 'disk has no mountable filesystem; not mounted');
       }
-      mounts.push({ source: at, destination: `/mnt/${p.disk.target}`, readonly });
     }
-    return mounts;
+    return [{ source: root, destination: '/mnt', readonly: false, propagation: 'rslave' }];
   }
 
-  /** Unmounts every disk of a VM (before copy-back and before its directory goes). */
+  /** `<vm dir>/mnt` as a shared mount point of its own (idempotent): what hot-plug propagation needs. */
+  async ensureMountRoot(vmDir: string): Promise<string> {
+    const root = join(vmDir, 'mnt');
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    if (!(await isMounted(root))) {
+      await run('mount', ['--bind', root, root]);
+      await run('mount', ['--make-shared', root]);
+    }
+    return root;
+  }
+
+  /** Loop-mounts one raw filesystem disk at `<vm dir>/mnt/<target>` (idempotent); throws when it cannot. */
+  async mountOne(vmDir: string, p: PreparedDisk): Promise<string | undefined> {
+    if (p.format !== 'raw' || p.disk.type.toLowerCase() === 'swap') return undefined;
+    const at = join(vmDir, 'mnt', p.disk.target);
+    const readonly = p.disk.readonly || (!p.disk.persistent && p.path.includes('/images/'));
+    if (await isMounted(at)) return at;
+    await mkdir(at, { recursive: true, mode: 0o700 });
+    const options = `loop,nosuid,nodev${readonly ? ',ro' : ''}`;
+    try {
+      await run('mount', ['-o', options, p.path, at]);
+    } catch (err) {
+      await rm(at, { recursive: false, force: true }).catch(() => undefined);
+      throw new OneError('E_DRIVER_FAILED', `disk ${p.disk.diskId} has no filesystem the host can mount`, {
+        disk_id: p.disk.diskId,
+        reason: String(err).slice(0, 300),
+      });
+    }
+    return at;
+  }
+
+  /** Unmounts one disk (hot detach) and removes its mount point; false when it was not mounted. */
+  async unmountOne(vmDir: string, target: string): Promise<boolean> {
+    const at = join(vmDir, 'mnt', target);
+    const was = await isMounted(at);
+    if (was) await run('umount', [at]).catch(async () => run('umount', ['-l', at]));
+    if (existsSync(at)) await rmdir(at).catch(() => undefined);
+    return was;
+  }
+
+  /** Deletes a disk's files on the host (after a hot detach). */
+  async removeDisk(vmDir: string, diskId: number): Promise<void> {
+    const own = join(vmDir, 'disks', `disk.${diskId}`);
+    for (const f of [own, `${own}.qcow2`, `${own}.tmp`]) await rm(f, { force: true });
+  }
+
+  /** Unmounts every disk of a VM and the mount root (before copy-back and before its directory goes). */
   async unmountAll(vmDir: string): Promise<void> {
     const root = join(vmDir, 'mnt');
     if (!existsSync(root)) return;
-    const mounted = (await mountPoints()).filter((m) => m.startsWith(`${root}/`));
+    const mounted = (await mountPoints()).filter((m) => m === root || m.startsWith(`${root}/`));
     for (const m of mounted.sort((a, b) => b.length - a.length)) {
       await run('umount', [m]).catch(async () => run('umount', ['-l', m]));
     }

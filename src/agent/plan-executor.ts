@@ -8,6 +8,7 @@ import { isOneError, OneError } from '../core/errors.js';
 import type { MachineSpec, RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
 import type { DiskManager, PreparedDisk } from './disks.js';
+import { Hotplugger } from './hotplug.js';
 import type { ImageCache } from './image-cache.js';
 import type { NetworkHost } from './network-host.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
@@ -38,6 +39,7 @@ export class PlanExecutor {
   private watcher: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private readonly slots = new Semaphore(Math.max(2, availableParallelism() * PLANS_PER_CPU));
+  private readonly hotplug: Hotplugger;
 
   constructor(
     private readonly stateDir: string,
@@ -48,7 +50,9 @@ export class PlanExecutor {
     private readonly log: Logger,
     private readonly network?: NetworkHost,
     private readonly disks?: DiskManager,
-  ) {}
+  ) {
+    this.hotplug = new Hotplugger(registry, (name) => this.driver(name), log, network, disks);
+  }
 
   /** sha256 of every image some workload on this host uses (the cache never evicts them). */
   imagesInUse(): Set<string> {
@@ -205,6 +209,7 @@ export class PlanExecutor {
         const driver = this.driver(r.runtime);
         if (op === 'shutdown') await driver.stop(r.handle, plan.spec.stopTimeoutMs, signal);
         else await driver.kill(r.handle, signal);
+        if (plan.spec.action?.startsWith('migrate')) await this.copyBackForMove(r, plan, signal);
         return this.report({ ...r, desired: 'stopped' });
       }
       case 'save': {
@@ -236,6 +241,18 @@ export class PlanExecutor {
         return { vmId: plan.vmId, state: 'missing' };
       case 'migrate-live':
         throw new OneError('E_DRIVER_UNSUPPORTED', 'live migration is not supported by container runtimes');
+      case 'attach-nic':
+        await this.hotplug.attachNic(plan, signal);
+        return undefined;
+      case 'detach-nic':
+        await this.hotplug.detachNic(plan, signal);
+        return undefined;
+      case 'attach-disk':
+        await this.hotplug.attachDisk(plan, signal);
+        return undefined;
+      case 'detach-disk':
+        await this.hotplug.detachDisk(plan, signal);
+        return undefined;
     }
   }
 
@@ -291,6 +308,7 @@ export class PlanExecutor {
         return this.report({ ...record, desired: 'running' });
       }
       if (status.state === 'missing') handle = null;
+      else await this.hotplug.syncNics(plan, record, signal);
     }
     if (!handle) {
       if (!plan.spec.image) throw new OneError('E_DRIVER_FAILED', `VM ${plan.vmId} has no image to boot from`);
@@ -361,6 +379,17 @@ export class PlanExecutor {
     }
     if (existsSync(workDir)) await rm(workDir, { recursive: true, force: true });
     await this.registry.remove(vmId);
+  }
+
+  /**
+   * A cold migration stopped the workload on this (source) host: persistent disks go back to
+   * their images now, so the target host stages what the VM wrote, not the image as it was.
+   */
+  private async copyBackForMove(r: WorkloadRecord, plan: Plan, signal: AbortSignal): Promise<void> {
+    const disks = (plan.spec.disks ?? []).filter((d) => d.persistent && d.imageId !== null);
+    if (!this.disks || disks.length === 0) return;
+    await this.disks.unmountAll(r.workDir);
+    await this.disks.copyBack(r.workDir, disks, signal);
   }
 
   private async mustRecord(plan: Plan): Promise<WorkloadRecord> {

@@ -16,6 +16,7 @@ import { outputFormat, renderData, withOutputOptions } from './output.js';
 import { emit, registerPoolVerbs } from './pool-verbs.js';
 import type { Column } from './table.js';
 import { registerVmDisks } from './vm-disks.js';
+import { registerVmHotplug } from './vm-hotplug.js';
 import { serveVncLocally } from './vnc-tunnel.js';
 
 type OutputOpts = { json?: boolean; yaml?: boolean };
@@ -165,6 +166,7 @@ export function registerVm(program: Command, ctx: CliContext): void {
     includeDone: true,
   });
   registerVmDisks(vm, ctx);
+  registerVmHotplug(vm, ctx);
   registerVmMonitoring(vm, ctx);
 
   for (const { verb, action, hard } of SIMPLE_VM_VERBS) {

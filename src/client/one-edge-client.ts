@@ -352,6 +352,37 @@ export class OneEdgeClient {
     });
   }
 
+  /**
+   * `onevm nic-attach`: a NIC as a vector (`{NETWORK: 'net', IP: '…'}`) or
+   * template text (`NIC = [ NETWORK = net ]`). Returns the VM: HOTPLUG_NIC
+   * while its host plugs the interface, or POWEROFF when only the template changed.
+   */
+  async attachNic(vmId: number, nic: Record<string, string> | string): Promise<ApiObject<'vm'>> {
+    return this.http.request('POST', `/vms/${checkId(vmId)}/nics`, {
+      body: { template: typeof nic === 'string' ? nic : { NIC: nic } },
+    });
+  }
+
+  /** `onevm nic-detach`: the lease is freed once the host removed the interface. */
+  async detachNic(vmId: number, nicId: number): Promise<ApiObject<'vm'>> {
+    return this.http.request('DELETE', `/vms/${checkId(vmId)}/nics/${checkId(nicId, 'nic_id')}`);
+  }
+
+  /**
+   * `onevm disk-attach`: an image (`{IMAGE: 'data'}` / `{IMAGE_ID: '3'}`) or a
+   * volatile disk (`{TYPE: 'fs', SIZE: '64', FORMAT: 'ext4'}`), or template text.
+   */
+  async attachDisk(vmId: number, disk: Record<string, string> | string): Promise<ApiObject<'vm'>> {
+    return this.http.request('POST', `/vms/${checkId(vmId)}/disks`, {
+      body: { template: typeof disk === 'string' ? disk : { DISK: disk } },
+    });
+  }
+
+  /** `onevm disk-detach`: unmounted, copied back to a persistent image, removed. */
+  async detachDisk(vmId: number, diskId: number): Promise<ApiObject<'vm'>> {
+    return this.http.request('DELETE', `/vms/${checkId(vmId)}/disks/${checkId(diskId, 'disk_id')}`);
+  }
+
   /** Per-host download counters of an image (since the front-end started). */
   async imageTransfers(id: number): Promise<{
     image_id: number;

@@ -35,7 +35,11 @@ export type PlanOp =
   | 'epilog'
   | 'epilog-stop'
   | 'epilog-undeploy'
-  | 'cleanup';
+  | 'cleanup'
+  | 'attach-nic'
+  | 'detach-nic'
+  | 'attach-disk'
+  | 'detach-disk';
 
 /** One security-group rule as the agent applies it (nftables) on a workload interface. */
 export interface PlanSecurityRule {
@@ -106,6 +110,8 @@ export interface PlanSpec {
   disks?: PlanDisk[];
   /** microVM runtimes (qemu, firecracker): NICs, console, kernel command line (see core/machine-spec.ts). */
   machine?: PlanMachine;
+  /** attach-/detach-nic and attach-/detach-disk: which NIC_ID or DISK_ID the op is about (see core/hotplug.ts). */
+  hotplug?: { nicId?: number; diskId?: number };
 }
 
 export interface PlanDisk {

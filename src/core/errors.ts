@@ -37,6 +37,11 @@ export const ERRORS = {
   E_HOST_UNREACHABLE: { status: 503, exit: 8, summary: 'the host is not connected' },
   E_AGENT_AUTH: { status: 401, exit: 3, summary: 'the agent credential was refused' },
   E_JOIN_TOKEN: { status: 401, exit: 3, summary: 'the join token is unknown, used or expired' },
+  E_HOTPLUG_UNSUPPORTED: {
+    status: 409,
+    exit: 6,
+    summary: 'the workload cannot hot-plug this NIC or disk (runtime, format or how it was started)',
+  },
   // virtual networks
   E_LEASE_EXHAUSTED: { status: 409, exit: 6, summary: 'the virtual network has no free address left' },
   E_IP_OUT_OF_RANGE: { status: 400, exit: 2, summary: 'the address is outside every address range of the network' },

@@ -192,6 +192,8 @@ export interface VmBody {
   cleanup_hosts?: number[];
   /** Scheduled actions (SCHED_ACTION), with their next time and last outcome. */
   sched_actions?: SchedAction[];
+  /** The NIC or disk hot-plug in flight (the NIC/DISK carries ATTACH=YES meanwhile), see core/hotplug.ts. */
+  hotplug?: { kind: 'nic-attach' | 'nic-detach' | 'disk-attach' | 'disk-detach'; id: number } | null;
   /** The last host-side error (driver message), shown like OpenNebula's ERROR attribute. */
   error: string | null;
   /** Attributes a guest or user sets after creation (OpenNebula's USER_TEMPLATE). */

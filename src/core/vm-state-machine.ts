@@ -124,6 +124,10 @@ export const DRIVER_OPS = {
   'epilog-stop': 'move disks and the memory checkpoint to the system datastore',
   'epilog-undeploy': 'move disks to the system datastore',
   cleanup: 'best effort: destroy the VM if it runs and delete its files wherever they are',
+  'attach-nic': 'hot-plug a NIC into the running workload (HOTPLUG_NIC)',
+  'detach-nic': 'hot-unplug a NIC from the running workload (HOTPLUG_NIC)',
+  'attach-disk': 'stage a disk and make it visible in the workload (HOTPLUG, HOTPLUG_PROLOG_POWEROFF)',
+  'detach-disk': 'unmount a disk, copy it back if persistent, delete it (HOTPLUG, HOTPLUG_EPILOG_POWEROFF)',
 } as const;
 
 export type DriverOp = keyof typeof DRIVER_OPS;

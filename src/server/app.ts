@@ -24,6 +24,7 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerHostRoutes } from './routes/host-routes.js';
+import { registerHotplugRoutes } from './routes/hotplug-routes.js';
 import { registerImageRoutes } from './routes/image-routes.js';
 import { registerMonitoringRoutes } from './routes/monitoring-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
@@ -172,6 +173,7 @@ export async function buildApp(
       registerImageRoutes(api, ctx);
       registerEventRoutes(api, ctx);
       registerMonitoringRoutes(api, ctx);
+      registerHotplugRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -26,6 +26,25 @@ describe('OCI config', () => {
     cgroupsPath: '/oneedge/one-42',
   });
 
+  it('a mount with rslave propagation gets the option and a non-private root (hot-plugged disks reach it)', () => {
+    const plain = config;
+    assert.equal(plain.linux.rootfsPropagation, undefined);
+    const hot = buildOciConfig({
+      spec: { ...spec, mounts: [{ source: '/w/mnt', destination: '/mnt', readonly: false, propagation: 'rslave' }] },
+      args: ['/bin/sh'],
+      rootPath: '/w/rootfs-merged',
+      contextDir: '/w/context',
+      cgroupsPath: '/oneedge/one-42',
+    });
+    assert.equal(hot.linux.rootfsPropagation, 'rslave');
+    assert.deepEqual(hot.mounts.at(-1), {
+      destination: '/mnt',
+      type: 'bind',
+      source: '/w/mnt',
+      options: ['rbind', 'rw', 'nosuid', 'nodev', 'rslave'],
+    });
+  });
+
   it('runs without a terminal, as root, with the given argv', () => {
     assert.equal(config.process.terminal, false);
     assert.deepEqual(config.process.args, ['/bin/sh']);

@@ -63,6 +63,7 @@ export interface OciConfig {
   hostname: string;
   mounts: OciMount[];
   linux: {
+    rootfsPropagation?: 'rslave';
     cgroupsPath: string;
     namespaces: OciNamespace[];
     resources: OciResources;
@@ -182,10 +183,12 @@ export function buildOciConfig(input: OciSpecInput): OciConfig {
         destination: m.destination,
         type: 'bind',
         source: m.source,
-        options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'],
+        options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev', ...(m.propagation ? [m.propagation] : [])],
       })),
     ],
     linux: {
+      // A slave mount only receives the host's mounts when the container's root is not private.
+      ...((spec.mounts ?? []).some((m) => m.propagation) ? { rootfsPropagation: 'rslave' } : {}),
       cgroupsPath: input.cgroupsPath,
       namespaces: buildNamespaces(spec.netns),
       resources,

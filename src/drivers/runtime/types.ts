@@ -56,7 +56,13 @@ export interface WorkloadSpec {
   /** Where stdout/stderr (or the serial console) go. */
   logPath: string;
   /** Extra host directories bind-mounted into a container (mounted disks), absent: none. */
-  mounts?: { source: string; destination: string; readonly: boolean }[];
+  mounts?: {
+    source: string;
+    destination: string;
+    readonly: boolean;
+    /** `rslave`: later mounts under the source on the host appear inside (disk hot-plug). */
+    propagation?: 'rslave';
+  }[];
   /** microVM runtimes: boot files, disks, NICs and console (container runtimes ignore it). */
   machine?: MachineSpec;
 }

@@ -24,6 +24,7 @@ import {
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import { type AnyRow, rowToObject, type Store, type TxStore } from '../../store/index.js';
+import { endsHotplug, settleInTx } from '../services/hotplug-settle.js';
 import { releaseImages } from '../services/image-usage.js';
 import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
@@ -41,6 +42,7 @@ import {
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 import { planDisks } from './plan-disks.js';
+import { runtimeFor } from './runtime-choice.js';
 import { withSystemDatastores } from './system-ds.js';
 
 export interface LifecycleOptions {
@@ -68,8 +70,6 @@ interface InFlight {
 const VM_PENDING = VM_STATES.PENDING;
 const VM_ACTIVE = VM_STATES.ACTIVE;
 const LCM_RUNNING = LCM_STATES.RUNNING;
-/** Preferred order when a host offers several container runtimes. */
-const RUNTIME_PREFERENCE = ['crun', 'runc', 'qemu', 'mock'];
 
 /**
  * The reconcile loop that drives every VM through its state machine.
@@ -575,10 +575,16 @@ export class LifecycleController implements AgentEvents {
       last_action: t.context.lastAction ?? null,
     };
     applyTransitionEffects(body, t, now);
+    let template = vm.template;
+    if (endsHotplug(vm, t)) {
+      template = await settleInTx(tx, this.vms.nets, vm, t.cause.kind === 'driver' && t.cause.result === 'success');
+      body.hotplug = null;
+    }
     if (t.to.state === 'DONE') await this.vms.nets?.releaseVm(tx, vm.id);
-    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, vm.template);
+    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, template);
     await tx.update('vm', vm.id, vm.revision, (o) => ({
       ...o,
+      template,
       state: VM_STATES[t.to.state],
       lcmState: LCM_STATES[t.to.lcm],
       body,
@@ -588,9 +594,7 @@ export class LifecycleController implements AgentEvents {
   private async planSpec(vm: PoolObject<'vm'>): Promise<PlanSpec> {
     const t = vm.template;
     const host = vm.body.host_id === null ? undefined : await this.store.objects.get('host', vm.body.host_id);
-    const offered = host?.body.facts?.runtimes ?? [];
-    const wanted = getString(t, 'RUNTIME');
-    const runtime = wanted ?? RUNTIME_PREFERENCE.find((r) => offered.includes(r)) ?? offered[0] ?? 'crun';
+    const runtime = runtimeFor(t, host?.body.facts?.runtimes ?? []);
     const context = contextWithNetwork(vm);
     // Peer lists need every VM; only VMs with VXLAN NICs pay for reading them.
     const overlay = getVectors(t, 'NIC').some((n) => n.VN_MAD === 'vxlan');
@@ -623,6 +627,7 @@ export class LifecycleController implements AgentEvents {
       ...(nics.length > 0 ? { nics } : {}),
       ...(disks.length > 0 ? { disks } : {}),
       ...(MICROVM_RUNTIMES.has(runtime) ? { machine: machineOf(vm.id, t) } : {}),
+      ...(vm.body.hotplug ? { hotplug: hotplugRef(vm.body.hotplug) } : {}),
     };
   }
 }
@@ -645,6 +650,11 @@ function isCleanupPlan(planId: string): boolean {
 /** Identifies one host operation of one VM: a new transition (or update) means a new plan. */
 export function planIdOf(vm: PoolObject<'vm'>): string {
   return `${vm.id}:${vm.body.history.length}:${vm.lcmState}:${vm.revision}`;
+}
+
+/** Which NIC_ID or DISK_ID a hot-plug op is about. */
+function hotplugRef(hp: NonNullable<VmBody['hotplug']>): NonNullable<PlanSpec['hotplug']> {
+  return hp.kind.startsWith('nic') ? { nicId: hp.id } : { diskId: hp.id };
 }
 
 /** The CPU set and memory nodes of a pinned VM, from its NUMA placement. */

@@ -1,4 +1,5 @@
 import type { PlanDisk } from '../../core/agent-protocol.js';
+import { diskIdOf } from '../../core/hotplug.js';
 import { getVectors } from '../../core/template/index.js';
 import type { Template } from '../../core/template/types.js';
 import type { Store } from '../../store/index.js';
@@ -22,7 +23,8 @@ function deviceName(prefix: string, index: number): string {
 export async function planDisks(store: Store, template: Template): Promise<PlanDisk[]> {
   const vectors = getVectors(template, 'DISK');
   const disks: (PlanDisk & { order: number })[] = [];
-  for (const [diskId, d] of vectors.entries()) {
+  for (const [index, d] of vectors.entries()) {
+    const diskId = diskIdOf(d, index);
     const readonly = (d.READONLY ?? 'NO').toUpperCase() === 'YES';
     if (d.IMAGE_ID !== undefined && /^\d+$/.test(d.IMAGE_ID)) {
       const image = await store.objects.get('image', Number(d.IMAGE_ID));

@@ -16,6 +16,7 @@ import type { Store } from '../../store/index.js';
 import { planDisks } from '../agents/plan-disks.js';
 import { stateName, usageState } from '../services/image-usage.js';
 import { checkName, type ObjectService } from '../services/object-service.js';
+import { opHostOf } from '../services/vm-service.js';
 import { FsDatastores } from './fs-datastore.js';
 import { checkUrlTarget, openCheckedUrl, parseImportUrl } from './url-fetch.js';
 
@@ -428,7 +429,9 @@ export class ImageService {
       throw new OneError('E_IMAGE_STATE', `image ${imageId} is not persistent; nothing is copied back`);
     }
     const vms = await this.store.objects.list('vm', { hostId });
-    const mine = vms.find((v) => image.body.running_vms.includes(v.id));
+    // …or the host a cold migration is leaving copies back before the target stages the disk.
+    const mine =
+      vms.find((v) => image.body.running_vms.includes(v.id)) ?? (await this.movingFrom(hostId, image.body.running_vms));
     if (!mine) throw new OneError('E_FORBIDDEN', `no VM on host ${hostId} uses image ${imageId}`);
     const free = await this.fs.freeBytes(image.body.datastore_id);
     if (contentLength !== undefined && contentLength > free + (image.body.size_bytes ?? 0)) {
@@ -451,6 +454,15 @@ export class ImageService {
     this.log.info({ imageId, hostId, vmId: mine.id, sha256: stored.sha256 }, 'persistent image copied back');
     void this.refreshCapacity(image.body.datastore_id);
     return { sha256: stored.sha256, bytes: stored.bytes };
+  }
+
+  /** The VM (of these) whose pending host operation runs on `hostId` as a migration's source. */
+  private async movingFrom(hostId: number, vmIds: number[]): Promise<PoolObject<'vm'> | undefined> {
+    for (const id of vmIds) {
+      const vm = await this.store.objects.get('vm', id);
+      if (vm && vm.body.host_id !== hostId && opHostOf(vm) === hostId) return vm;
+    }
+    return undefined;
   }
 
   // --- delete ---------------------------------------------------------------------------------

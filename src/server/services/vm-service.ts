@@ -33,6 +33,7 @@ import { LCM_STATE_NAMES, LCM_STATES, VM_STATE_NAMES, VM_STATES } from '../../co
 import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { principalOf } from '../auth/sessions.js';
+import { endsHotplug, settleInTx } from './hotplug-settle.js';
 import { acquireImages, releaseImages, resolveDiskImages } from './image-usage.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
@@ -379,10 +380,16 @@ export class VmService {
       if (params.numa) body.numa = params.numa;
     }
     applyTransitionEffects(body, t, now);
+    let template = vm.template;
+    if (endsHotplug(vm, t)) {
+      // recover --success/--failure/--delete of a hot-plug: settle it as the driver result would have.
+      template = await settleInTx(tx, this.nets, vm, action === 'recover-success');
+      body.hotplug = null;
+    }
     if (t.to.state === 'DONE') await this.nets?.releaseVm(tx, vm.id);
-    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, vm.template);
+    if (t.to.state === 'DONE') await releaseImages(tx, vm.id, template);
     // `vm` was read in this transaction: write over it (still a compare-and-set on its revision).
-    return tx.replace(vm, { ...vm, state: VM_STATES[t.to.state], lcmState: LCM_STATES[t.to.lcm], body });
+    return tx.replace(vm, { ...vm, template, state: VM_STATES[t.to.state], lcmState: LCM_STATES[t.to.lcm], body });
   }
 
   private async prepareVm(
