@@ -1,7 +1,7 @@
 import { OneError } from '../../core/errors.js';
 import { parseVlanList } from '../../core/vlan-list.js';
 import type { ProbeResult } from '../runtime/types.js';
-import { ip, linkExists } from './ip-tools.js';
+import { ip } from './ip-tools.js';
 import type { OvsDaemons } from './ovs-daemons.js';
 import type { HostNetwork, NetworkCapabilities, NetworkDriver } from './types.js';
 
@@ -85,7 +85,8 @@ export class OvsDriver implements NetworkDriver {
 
   async ensure(net: HostNetwork, signal: AbortSignal): Promise<void> {
     const tags = this.tags(net);
-    if (net.phydev && !(await linkExists(net.phydev, signal, this.ns))) {
+    const links = await this.links(signal);
+    if (net.phydev && !links.has(net.phydev)) {
       throw new OneError('E_DRIVER_FAILED', `PHYDEV ${net.phydev} of network ${net.networkId} is not on this host`, {
         networkId: net.networkId,
         phydev: net.phydev,
@@ -93,29 +94,24 @@ export class OvsDriver implements NetworkDriver {
     }
     await this.daemons.ready(signal);
     const br = net.bridge;
-    await this.daemons.vsctl(
-      [
-        '--may-exist',
-        'add-br',
-        br,
-        '--',
-        'set',
-        'Bridge',
-        br,
-        'datapath_type=netdev',
-        `external_ids:${bridgeNetKey(net.networkId)}="${compactList(tags)}"`,
-      ],
-      signal,
-    );
+    // One transaction: the bridge on the userspace datapath, the network's mark, the uplink port.
+    const args = ['--may-exist', 'add-br', br, '--', 'set', 'Bridge', br, 'datapath_type=netdev'];
+    args.push(`external_ids:${bridgeNetKey(net.networkId)}="${compactList(tags)}"`);
     if (net.phydev) {
       await ip(['link', 'set', 'dev', net.phydev, 'up'], signal, this.ns);
-      await this.daemons.vsctl(
-        ['--may-exist', 'add-port', br, net.phydev, '--', 'set', 'Port', net.phydev, `external_ids:${UPLINK_KEY}=true`],
-        signal,
-      );
+      args.push('--', '--may-exist', 'add-port', br, net.phydev);
+      args.push('--', 'set', 'Port', net.phydev, `external_ids:${UPLINK_KEY}=true`);
     }
-    await this.syncTrunks(br, signal);
-    await this.dropStalePorts(br, signal);
+    await this.daemons.vsctl(args, signal);
+    // Then the trunks, and ports left behind by an agent that died between deleting a veth and its port.
+    const state = await this.snapshot(br, signal);
+    const fix = this.trunkArgs(state);
+    for (const p of state?.ports ?? []) {
+      if (p.externalIds[NET_KEY] !== undefined && !links.has(p.name) && p.name !== net.phydev) {
+        fix.push('--', '--if-exists', 'del-port', br, p.name);
+      }
+    }
+    if (fix.length > 0) await this.daemons.vsctl(fix.slice(1), signal);
   }
 
   async attach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void> {
@@ -146,51 +142,49 @@ export class OvsDriver implements NetworkDriver {
     const br = net.bridge;
     // The daemons hold the configuration: they must run to take it away (else it returns with them).
     await this.daemons.ready(signal);
-    if (!(await this.bridgeExists(br, signal))) return;
-    const ports = (await this.rows(br, signal)).filter((p) => p.externalIds[NET_KEY] === String(net.networkId));
-    const args = ['remove', 'Bridge', br, 'external_ids', bridgeNetKey(net.networkId)];
-    for (const p of ports) args.push('--', '--if-exists', 'del-port', br, p.name);
-    await this.daemons.vsctl(args, signal);
-    const left = await this.bridgeRow(br, signal);
-    const inUse = Object.keys(left?.externalIds ?? {}).some((k) => k.startsWith('oneedge-net-'));
-    const workloadPorts = (await this.rows(br, signal)).filter(
-      (p) => p.name !== br && p.externalIds[UPLINK_KEY] !== 'true',
-    );
-    if (!inUse && workloadPorts.length === 0) await this.daemons.vsctl(['--if-exists', 'del-br', br], signal);
-    else await this.syncTrunks(br, signal);
+    const state = await this.snapshot(br, signal);
+    if (!state) return;
+    const key = bridgeNetKey(net.networkId);
+    const mine = state.ports.filter((p) => p.externalIds[NET_KEY] === String(net.networkId));
+    delete state.bridge.externalIds[key];
+    state.ports = state.ports.filter((p) => !mine.includes(p));
+    const inUse = Object.keys(state.bridge.externalIds).some((k) => k.startsWith('oneedge-net-'));
+    const workloadPorts = state.ports.filter((p) => p.name !== br && p.externalIds[UPLINK_KEY] !== 'true');
+    if (!inUse && workloadPorts.length === 0) {
+      await this.daemons.vsctl(['--if-exists', 'del-br', br], signal);
+      return;
+    }
+    const args = ['remove', 'Bridge', br, 'external_ids', key];
+    for (const p of mine) args.push('--', '--if-exists', 'del-port', br, p.name);
+    await this.daemons.vsctl([...args, ...this.trunkArgs(state)], signal);
   }
 
   async present(net: HostNetwork, signal: AbortSignal): Promise<boolean> {
-    if (!(await this.daemonsUp(signal)) || !(await this.bridgeExists(net.bridge, signal))) return false;
-    const row = await this.bridgeRow(net.bridge, signal);
-    return row?.externalIds[bridgeNetKey(net.networkId)] !== undefined;
+    if (!(await this.daemonsUp(signal))) return false;
+    const state = await this.snapshot(net.bridge, signal);
+    return state?.bridge.externalIds[bridgeNetKey(net.networkId)] !== undefined;
   }
 
-  /** Every uplink of the bridge trunks exactly the VLANs of the networks on it. */
-  private async syncTrunks(br: string, signal: AbortSignal): Promise<void> {
-    const row = await this.bridgeRow(br, signal);
+  /** `-- set Port <uplink> trunks=…` for every uplink whose trunk list is not exactly the bridge's VLANs. */
+  private trunkArgs(state: BridgeState | undefined): string[] {
+    if (!state) return [];
     const tags = new Set<number>();
-    for (const [k, v] of Object.entries(row?.externalIds ?? {})) {
+    for (const [k, v] of Object.entries(state.bridge.externalIds)) {
       if (k.startsWith('oneedge-net-')) for (const t of parseVlanList(v)) tags.add(t);
     }
-    const uplinks = (await this.rows(br, signal)).filter((p) => p.externalIds[UPLINK_KEY] === 'true');
-    if (uplinks.length === 0 || tags.size === 0) return;
-    const list = compactList([...tags].sort((a, b) => a - b));
+    if (tags.size === 0) return [];
+    const want = [...tags].sort((a, b) => a - b);
     const args: string[] = [];
-    for (const u of uplinks) args.push('--', 'set', 'Port', u.name, `trunks=${list}`);
-    await this.daemons.vsctl(args.slice(1), signal);
+    for (const u of state.ports.filter((p) => p.externalIds[UPLINK_KEY] === 'true')) {
+      if (u.trunks.join(',') !== want.join(',')) args.push('--', 'set', 'Port', u.name, `trunks=${compactList(want)}`);
+    }
+    return args;
   }
 
-  /** Ports whose interface no longer exists (an agent that died between deleting a veth and its port). */
-  private async dropStalePorts(br: string, signal: AbortSignal): Promise<void> {
-    const stale: string[] = [];
-    for (const p of await this.rows(br, signal)) {
-      if (p.externalIds[NET_KEY] !== undefined && !(await linkExists(p.name, signal, this.ns))) stale.push(p.name);
-    }
-    if (stale.length === 0) return;
-    const args: string[] = [];
-    for (const name of stale) args.push('--', '--if-exists', 'del-port', br, name);
-    await this.daemons.vsctl(args.slice(1), signal);
+  /** Interface names in the host's namespace, from one `ip` call. */
+  private async links(signal: AbortSignal): Promise<Set<string>> {
+    const rows = JSON.parse((await ip(['-j', 'link', 'show'], signal, this.ns)) || '[]') as { ifname: string }[];
+    return new Set(rows.map((r) => r.ifname));
   }
 
   private async daemonsUp(signal: AbortSignal): Promise<boolean> {
@@ -207,26 +201,57 @@ export class OvsDriver implements NetworkDriver {
     );
   }
 
-  private async bridgeRow(br: string, signal: AbortSignal): Promise<OvsRow | undefined> {
+  /** The bridge and its ports (with their marks and trunks) in one read; undefined when there is no bridge. */
+  private async snapshot(br: string, signal: AbortSignal): Promise<BridgeState | undefined> {
     const out = await this.daemons.vsctl(
-      ['--format=json', '--columns=name,external_ids', 'find', 'Bridge', `name=${br}`],
+      [
+        '--format=json',
+        '--',
+        '--columns=name,external_ids,ports',
+        'find',
+        'Bridge',
+        `name=${br}`,
+        '--',
+        '--columns=_uuid,name,external_ids,trunks',
+        'list',
+        'Port',
+      ],
       signal,
     );
-    return parseRows(out)[0];
-  }
-
-  /** The ports of a bridge with their external_ids. */
-  private async rows(br: string, signal: AbortSignal): Promise<OvsRow[]> {
-    const names = (await this.daemons.vsctl(['list-ports', br], signal)).split('\n').filter(Boolean);
-    if (names.length === 0) return [];
-    const out = await this.daemons.vsctl(['--format=json', '--columns=name,external_ids', 'list', 'Port'], signal);
-    const wanted = new Set(names);
-    return parseRows(out).filter((r) => wanted.has(r.name));
+    const [bridgeDoc = '', portDoc = ''] = out.trim().split('\n');
+    const bridgeRow = (JSON.parse(bridgeDoc || '{"data":[]}') as OvsTable).data[0];
+    if (!bridgeRow) return undefined;
+    const [name, ids, portSet] = bridgeRow as [string, OvsValue, OvsValue];
+    const members = new Set(setOf(portSet).map((u) => String((u as OvsValue[])[1])));
+    const ports: PortRow[] = [];
+    for (const row of (JSON.parse(portDoc || '{"data":[]}') as OvsTable).data) {
+      const [uuid, portName, portIds, trunks] = row as [OvsValue, string, OvsValue, OvsValue];
+      if (!members.has(String((uuid as OvsValue[])[1]))) continue;
+      ports.push({ name: portName, externalIds: mapOf(portIds), trunks: setOf(trunks).map(Number) });
+    }
+    return { bridge: { name, externalIds: mapOf(ids) }, ports };
   }
 }
 
-/** ovs-vsctl --format=json rows of (name, external_ids). */
-function parseRows(json: string): OvsRow[] {
-  const doc = JSON.parse(json || '{"data":[]}') as { data: [string, ['map', [string, string][]]][] };
-  return doc.data.map(([name, ids]) => ({ name, externalIds: Object.fromEntries(ids[1]) }));
+type OvsValue = string | number | boolean | OvsValue[];
+interface OvsTable {
+  data: OvsValue[][];
+}
+interface PortRow extends OvsRow {
+  trunks: number[];
+}
+interface BridgeState {
+  bridge: OvsRow;
+  ports: PortRow[];
+}
+
+/** OVSDB JSON: a set is ["set", [...]] — or the bare element when it has exactly one. */
+function setOf(v: OvsValue): OvsValue[] {
+  if (Array.isArray(v) && v[0] === 'set') return v[1] as OvsValue[];
+  return [v];
+}
+
+function mapOf(v: OvsValue): Record<string, string> {
+  const pairs = Array.isArray(v) && v[0] === 'map' ? (v[1] as [string, string][]) : [];
+  return Object.fromEntries(pairs);
 }
