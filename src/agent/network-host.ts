@@ -64,6 +64,24 @@ export class NetworkHost {
     this.log.info({ drivers: this.names(), unusable: this.unusable }, 'network drivers probed');
   }
 
+  /**
+   * The start-up probe of ovswitch is the quick one (binaries, schema, tun):
+   * starting the daemons and a netdev bridge takes seconds on a loaded host,
+   * so the first ovswitch NIC does it. When the daemons cannot run, the driver
+   * is withdrawn (the next facts no longer offer it) with the reason.
+   */
+  private withdrawOvs(driver: NetworkDriver): void {
+    if (!(driver instanceof OvsDriver) || this.ovs.runningOnce || !this.ovs.startError) return;
+    this.drivers.delete('ovswitch');
+    this.unusable.ovswitch = `cannot run the Open vSwitch daemons: ${this.ovs.startError}`;
+    this.log.warn({ reason: this.unusable.ovswitch }, 'open vswitch withdrawn');
+  }
+
+  /** Resolves once the queued host changes are done. */
+  settled(): Promise<void> {
+    return this.serial(async () => undefined);
+  }
+
   names(): string[] {
     return [...this.drivers.keys()];
   }
@@ -169,7 +187,10 @@ export class NetworkHost {
     const driver = this.driverFor(nic);
     const net = this.hostNetwork(nic);
     const fresh = !this.nets.has(nic.networkId) || (this.users.get(nic.networkId)?.size ?? 0) === 0;
-    await driver.ensure(net, signal);
+    await driver.ensure(net, signal).catch((err: unknown) => {
+      this.withdrawOvs(driver);
+      throw err;
+    });
     this.nets.set(nic.networkId, { driver, net });
     const key = `${vmId}:${nic.nicId}`;
     const users = this.userSet(nic.networkId);
@@ -203,6 +224,7 @@ export class NetworkHost {
    * does their switch; the next agent re-uses it.
    */
   async shutdown(signal: AbortSignal): Promise<void> {
+    await this.settled();
     const inUse = [...this.nets.entries()].some(
       ([id, e]) => e.driver.capabilities.name === 'ovswitch' && (this.users.get(id)?.size ?? 0) > 0,
     );

@@ -56,7 +56,13 @@ export class OvsDriver implements NetworkDriver {
     mtuOverhead: 0,
   });
 
+  /** The quick start-up check (binaries, schema, tun); verify() is the full one. */
   probe(signal: AbortSignal): Promise<ProbeResult> {
+    return this.daemons.prerequisites(signal);
+  }
+
+  /** Daemons up and a userspace-datapath bridge made and deleted (seconds on a loaded host). */
+  verify(signal: AbortSignal): Promise<ProbeResult> {
     return this.daemons.probe(signal);
   }
 
