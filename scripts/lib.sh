@@ -11,8 +11,9 @@ APT_BUILD=(build-essential python3 ca-certificates curl)
 # images and context volumes.
 APT_HOST=(crun runc busybox-static iproute2 util-linux nftables openvswitch-switch
   qemu-system-x86 qemu-utils e2fsprogs genisoimage dosfstools mtools linux-image-cloud-amd64 lz4)
-# Only the test suite: PostgreSQL (store tests; scripts/start-postgres), Chromium (web UI tests).
-APT_TEST=(postgresql chromium)
+# Only the test suite: PostgreSQL (store tests; scripts/start-postgres), Chromium (web UI tests),
+# tcpdump (the ovswitch test checks that frames on the trunk carry 802.1Q tags).
+APT_TEST=(postgresql chromium tcpdump)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then

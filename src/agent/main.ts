@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
 import { type ProbePeriods, parseProbePeriods, VM_MISSING_RUNS_DEFAULT } from '../core/monitoring.js';
+import { OVS_MODES, type OvsMode } from '../drivers/network/ovs-daemons.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
 import { FirecrackerDriver } from '../drivers/runtime/firecracker-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
@@ -40,6 +41,9 @@ interface AgentArgs {
   probeTimeoutS: number;
   vmMissingRuns: number;
   guestKitDir?: string;
+  /** Open vSwitch for ovswitch networks: auto, own, system or off; and the system OVS database. */
+  ovs: OvsMode;
+  ovsDb?: string;
 }
 
 /** RuntimeHost time limits for microVM runtimes, ms (the rest are the defaults). */
@@ -49,7 +53,8 @@ const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] 
                      [--runtimes crun,runc,qemu,firecracker,mock] [--guest-kit-dir DIR] [--log-level info]
                      [--image-cache-mb MB] [--image-stall-timeout SECONDS]
                      [--probe-periods beacon=30,system=600,host=120,datastore=120,vm-state=5,vm-sync=180,vm-usage=30]
-                     [--probes-dir DIR (default <state-dir>/probes.d)] [--probe-timeout 15] [--vm-missing-runs 5]`;
+                     [--probes-dir DIR (default <state-dir>/probes.d)] [--probe-timeout 15] [--vm-missing-runs 5]
+                     [--ovs auto|own|system|off] [--ovs-db unix:/var/run/openvswitch/db.sock]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
@@ -61,6 +66,7 @@ function parseArgs(argv: string[]): AgentArgs {
     probePeriods: periods(process.env.ONEEDGE_PROBE_PERIODS ?? ''),
     ...(process.env.ONEEDGE_PROBES_DIR ? { probesDir: process.env.ONEEDGE_PROBES_DIR } : {}),
     probeTimeoutS: positive('ONEEDGE_PROBE_TIMEOUT', process.env.ONEEDGE_PROBE_TIMEOUT ?? '15'),
+    ovs: 'auto',
     vmMissingRuns: positive(
       'ONEEDGE_VM_MISSING_RUNS',
       process.env.ONEEDGE_VM_MISSING_RUNS ?? String(VM_MISSING_RUNS_DEFAULT),
@@ -92,12 +98,19 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--probe-timeout') args.probeTimeoutS = positive(flag, take());
     else if (flag === '--vm-missing-runs') args.vmMissingRuns = Math.ceil(positive(flag, take()));
     else if (flag === '--guest-kit-dir') args.guestKitDir = take();
+    else if (flag === '--ovs') args.ovs = ovsMode(take());
+    else if (flag === '--ovs-db') args.ovsDb = take();
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
     throw new OneError('E_VALIDATION', `--join needs --token and --ca-hash\n${USAGE}`);
   }
   return args;
+}
+
+function ovsMode(text: string): OvsMode {
+  if ((OVS_MODES as readonly string[]).includes(text)) return text as OvsMode;
+  throw new OneError('E_VALIDATION', `--ovs must be one of ${OVS_MODES.join(', ')}, got '${text}'`);
 }
 
 function periods(text: string, base?: ProbePeriods): ProbePeriods {
@@ -203,6 +216,7 @@ export async function main(argv: string[]): Promise<void> {
     `oe${id.caHash.slice(0, 8)}h${id.hostId}`,
     join(args.stateDir, 'network'),
     hostLog.child({ component: 'network' }),
+    { ovs: { mode: args.ovs, ...(args.ovsDb ? { systemDb: args.ovsDb } : {}) } },
   );
   await network.probe(AbortSignal.timeout(30_000));
 
@@ -292,7 +306,10 @@ export async function main(argv: string[]): Promise<void> {
     monitor.stop();
     channel?.stop();
     planExecutor.stop();
-    process.exit(0);
+    void network
+      .shutdown(AbortSignal.timeout(10_000))
+      .catch((err: unknown) => hostLog.warn({ err: String(err) }, 'network shutdown failed'))
+      .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

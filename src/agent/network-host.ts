@@ -12,6 +12,9 @@ import {
   hostIfName,
   type NetworkDriver,
   netnsPath,
+  type OvsDaemonOptions,
+  OvsDaemons,
+  OvsDriver,
   removeNetns,
   VlanDriver,
   VxlanDriver,
@@ -38,21 +41,45 @@ export class NetworkHost {
   private readonly peers = new Map<number, string[]>();
   private chain: Promise<unknown> = Promise.resolve();
   localAddress: string | undefined;
+  /** Open vSwitch daemons for `ovswitch` networks (own ones under <scratchDir>/ovs unless configured). */
+  readonly ovs: OvsDaemons;
 
   constructor(
     private readonly nsPrefix: string,
     private readonly scratchDir: string,
     private readonly log: Logger,
-  ) {}
+    options: { ovs?: Partial<OvsDaemonOptions> } = {},
+  ) {
+    this.ovs = new OvsDaemons({ runDir: join(scratchDir, 'ovs'), ...options.ovs });
+  }
 
   /** Probes every driver; the usable ones are offered to the front-end. */
   async probe(signal: AbortSignal): Promise<void> {
-    for (const d of [new BridgeDriver(), new VxlanDriver(), new VlanDriver()] as NetworkDriver[]) {
+    const all: NetworkDriver[] = [new BridgeDriver(), new VxlanDriver(), new VlanDriver(), new OvsDriver(this.ovs)];
+    for (const d of all) {
       const r = await d.probe(signal).catch((err: unknown) => ({ usable: false, reason: String(err) }));
       if (r.usable) this.drivers.set(d.capabilities.name, d);
       else this.unusable[d.capabilities.name] = r.reason ?? 'probe failed';
     }
     this.log.info({ drivers: this.names(), unusable: this.unusable }, 'network drivers probed');
+  }
+
+  /**
+   * The start-up probe of ovswitch is the quick one (binaries, schema, tun):
+   * starting the daemons and a netdev bridge takes seconds on a loaded host,
+   * so the first ovswitch NIC does it. When the daemons cannot run, the driver
+   * is withdrawn (the next facts no longer offer it) with the reason.
+   */
+  private withdrawOvs(driver: NetworkDriver): void {
+    if (!(driver instanceof OvsDriver) || this.ovs.runningOnce || !this.ovs.startError) return;
+    this.drivers.delete('ovswitch');
+    this.unusable.ovswitch = `cannot run the Open vSwitch daemons: ${this.ovs.startError}`;
+    this.log.warn({ reason: this.unusable.ovswitch }, 'open vswitch withdrawn');
+  }
+
+  /** Resolves once the queued host changes are done. */
+  settled(): Promise<void> {
+    return this.serial(async () => undefined);
   }
 
   names(): string[] {
@@ -108,6 +135,7 @@ export class NetworkHost {
   /** Removes one NIC; the network goes when this was its last NIC here. */
   detach(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
     return this.serial(async () => {
+      await this.unplug(vmId, nic, signal);
       await deleteNic(vmId, nic.nicId, signal);
       await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
     });
@@ -117,6 +145,7 @@ export class NetworkHost {
   teardown(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
     return this.serial(async () => {
       for (const nic of nics) {
+        await this.unplug(vmId, nic, signal);
         await deleteNic(vmId, nic.nicId, signal);
         await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
       }
@@ -158,7 +187,10 @@ export class NetworkHost {
     const driver = this.driverFor(nic);
     const net = this.hostNetwork(nic);
     const fresh = !this.nets.has(nic.networkId) || (this.users.get(nic.networkId)?.size ?? 0) === 0;
-    await driver.ensure(net, signal);
+    await driver.ensure(net, signal).catch((err: unknown) => {
+      this.withdrawOvs(driver);
+      throw err;
+    });
     this.nets.set(nic.networkId, { driver, net });
     const key = `${vmId}:${nic.nicId}`;
     const users = this.userSet(nic.networkId);
@@ -172,8 +204,35 @@ export class NetworkHost {
     }
     const host = await createNic(vmId, ns, nic, signal);
     undo.push(() => deleteNic(vmId, nic.nicId, AbortSignal.timeout(10_000)));
+    undo.push(() => driver.detach(net, host, AbortSignal.timeout(10_000)));
     await driver.attach(net, host, signal);
     this.log.debug({ vmId, nicId: nic.nicId, networkId: nic.networkId, host }, 'nic plugged');
+  }
+
+  /** Takes a NIC's host end off its network (OVS keeps port rows of deleted interfaces otherwise). */
+  private async unplug(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
+    const entry = this.nets.get(nic.networkId);
+    // A switch that cannot answer must not keep the workload from going: its stale port is dropped at the next ensure.
+    await entry?.driver.detach(entry.net, hostIfName(vmId, nic.nicId), signal).catch((err: unknown) => {
+      this.log.warn({ vmId, nicId: nic.nicId, err: String(err) }, 'nic unplug failed');
+    });
+  }
+
+  /**
+   * At agent stop: the agent's own OVS daemons stop too, unless a network
+   * still uses them — workloads keep running when the agent stops, and so
+   * does their switch; the next agent re-uses it.
+   */
+  async shutdown(signal: AbortSignal): Promise<void> {
+    await this.settled();
+    const inUse = [...this.nets.entries()].some(
+      ([id, e]) => e.driver.capabilities.name === 'ovswitch' && (this.users.get(id)?.size ?? 0) > 0,
+    );
+    if (inUse) {
+      this.log.info('open vswitch left running for the workloads on it');
+      return;
+    }
+    await this.ovs.stop(signal);
   }
 
   private async release(networkId: number, key: string, signal: AbortSignal): Promise<void> {
@@ -206,6 +265,8 @@ export class NetworkHost {
       vlanId: nic.vlanId,
       phydev: nic.phydev,
       localAddress: this.localAddress,
+      mtu: nic.mtu,
+      vlanTagged: nic.vlanTagged,
     };
   }
 

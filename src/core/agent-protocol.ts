@@ -68,6 +68,8 @@ export interface PlanNic {
   vlanId?: number;
   /** Host interface carrying tagged or tunnelled traffic (PHYDEV); default: the agent's uplink. */
   phydev?: string;
+  /** ovswitch VLAN_TAGGED_ID: VLANs the NIC also carries tagged (a trunk NIC), e.g. "100,200-210". */
+  vlanTagged?: string;
   mac: string;
   ips: { address: string; prefixLength: number }[];
   gateway?: string;

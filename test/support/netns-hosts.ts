@@ -116,6 +116,30 @@ export class NetnsLab {
     return child;
   }
 
+  /**
+   * A second link between the hosts, without addresses: a veth named `name` in
+   * every host, joined by one more Linux bridge in the root namespace — the
+   * switch for VLAN trunks (a plain Linux bridge forwards 802.1Q frames as
+   * they are, no 8021q module needed). Returns the bridge and the root ends,
+   * in host order; dispose() removes them.
+   */
+  async addTrunk(name: string): Promise<{ bridge: string; rootVeths: string[] }> {
+    const bridge = `oetb${this.tag}`;
+    await ip('link', 'add', bridge, 'type', 'bridge');
+    this.onDispose(() => ip('link', 'del', bridge));
+    const rootVeths: string[] = [];
+    for (const h of this.hosts) {
+      const root = `oet${this.tag}${h.index}`;
+      await ip('link', 'add', root, 'type', 'veth', 'peer', 'name', name, 'netns', h.ns);
+      this.onDispose(() => ip('link', 'del', root));
+      await ip('link', 'set', root, 'master', bridge, 'up');
+      await ip('-n', h.ns, 'link', 'set', name, 'up');
+      rootVeths.push(root);
+    }
+    await ip('link', 'set', bridge, 'up');
+    return { bridge, rootVeths };
+  }
+
   /** Cuts (or restores) a host's only link to the rest of the lab. */
   async setLink(host: NetnsHost, up: boolean): Promise<void> {
     await ip('link', 'set', host.rootVeth, up ? 'up' : 'down');

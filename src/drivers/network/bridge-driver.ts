@@ -45,6 +45,9 @@ export class BridgeDriver implements NetworkDriver {
 
   async setPeers(): Promise<void> {}
 
+  /** Deleting the veth takes it off the bridge. */
+  async detach(): Promise<void> {}
+
   async remove(net: HostNetwork, signal: AbortSignal): Promise<void> {
     if (net.phydev && (await linkExists(net.phydev, signal, this.ns))) {
       await ip(['link', 'set', 'dev', net.phydev, 'nomaster'], signal, this.ns).catch(() => undefined);

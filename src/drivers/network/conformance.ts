@@ -22,6 +22,8 @@ export interface ConformanceOptions {
   network?: Partial<HostNetwork>;
   /** Connect hosts through the driver's uplink (PHYDEV) rather than tunnel peers. */
   usesPhydev?: boolean;
+  /** Runs after the namespaces are gone (daemons the drivers started, state directories). */
+  cleanup?: () => Promise<void>;
 }
 
 export function networkDriverConformance(name: string, opts: ConformanceOptions): void {
@@ -77,6 +79,7 @@ export function networkDriverConformance(name: string, opts: ConformanceOptions)
     });
     after(async () => {
       for (const ns of [...workloads, ...hosts]) await ip('netns', 'del', ns).catch(() => undefined);
+      await opts.cleanup?.();
     });
 
     test('capabilities are data', () => {
@@ -118,6 +121,8 @@ export function networkDriverConformance(name: string, opts: ConformanceOptions)
     test('remove takes the host pieces away, twice without error', async (t) => {
       if (skip) return t.skip(skip);
       for (const [i, d] of drivers.entries()) {
+        await d.detach(net(i), 'wl0', signal());
+        await d.detach(net(i), 'wl0', signal());
         await d.remove(net(i), signal());
         await d.remove(net(i), signal());
         assert.equal(await d.present(net(i), signal()), false);

@@ -2,6 +2,8 @@
 export { BridgeDriver } from './bridge-driver.js';
 export { defaultInterface, linkExists } from './ip-tools.js';
 export * from './nft-firewall.js';
+export * from './ovs-daemons.js';
+export { OvsDriver } from './ovs-driver.js';
 export type * from './types.js';
 export { VlanDriver } from './vlan-driver.js';
 export { VxlanDriver, vxlanDevice } from './vxlan-driver.js';

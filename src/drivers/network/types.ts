@@ -29,6 +29,10 @@ export interface HostNetwork {
   phydev?: string | undefined;
   /** This host's tunnel address (VXLAN local), when known. */
   localAddress?: string | undefined;
+  /** The NIC MTU (MTU of the network), when set. */
+  mtu?: number | undefined;
+  /** VLAN_TAGGED_ID: VLANs the workload port also carries tagged (a trunk NIC), e.g. "100,200-210". */
+  vlanTagged?: string | undefined;
 }
 
 export interface NetworkDriver {
@@ -39,6 +43,11 @@ export interface NetworkDriver {
   ensure(net: HostNetwork, signal: AbortSignal): Promise<void>;
   /** Plugs a host-side workload interface (veth end, tap) into the network. */
   attach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Unplugs a workload interface before it is deleted. Linux bridges forget a
+   * deleted port by themselves; Open vSwitch keeps its database row.
+   */
+  detach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void>;
   /** Sets the tunnel peers (overlay drivers; others ignore it). */
   setPeers(net: HostNetwork, peers: readonly string[], signal: AbortSignal): Promise<void>;
   /** Removes the network's host-side pieces. */

@@ -62,6 +62,9 @@ export class VlanDriver implements NetworkDriver {
 
   async setPeers(): Promise<void> {}
 
+  /** Deleting the veth takes it off the bridge. */
+  async detach(): Promise<void> {}
+
   async remove(net: HostNetwork, signal: AbortSignal): Promise<void> {
     const { dev } = await this.vlanDevice(net, signal);
     await deleteLink(dev, signal, this.ns);

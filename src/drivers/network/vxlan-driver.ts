@@ -59,6 +59,9 @@ export class VxlanDriver implements NetworkDriver {
     await ip(['link', 'set', 'dev', port, 'master', net.bridge, 'up'], signal, this.ns);
   }
 
+  /** Deleting the veth takes it off the bridge. */
+  async detach(): Promise<void> {}
+
   /** Makes the flood list exactly `peers`: appends new ones, deletes ones that left. */
   async setPeers(net: HostNetwork, peers: readonly string[], signal: AbortSignal): Promise<void> {
     const dev = vxlanDevice(net);

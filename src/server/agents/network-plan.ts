@@ -32,6 +32,7 @@ function planNic(n: TemplateVector, peers: string[], rules: PlanSecurityRule[] |
   };
   if (n.VLAN_ID) nic.vlanId = Number(n.VLAN_ID);
   if (n.PHYDEV) nic.phydev = n.PHYDEV;
+  if (n.VLAN_TAGGED_ID) nic.vlanTagged = n.VLAN_TAGGED_ID;
   if (n.GATEWAY) nic.gateway = n.GATEWAY;
   if (n.MTU) nic.mtu = Number(n.MTU);
   if (n.DNS) nic.dns = n.DNS.split(/[\s,]+/).filter(Boolean);

@@ -17,6 +17,7 @@ import type { NewPoolObject, PoolObject, VnetBody } from '../../core/model.js';
 import { ONEADMIN_GID, ONEADMIN_UID, type Principal } from '../../core/permissions.js';
 import { getString, getVectors, removeAttribute } from '../../core/template/index.js';
 import type { Template, TemplateVector } from '../../core/template/types.js';
+import { parseVlanList } from '../../core/vlan-list.js';
 import type { LeaseRow, Store, TxStore } from '../../store/index.js';
 import { type CreateInput, checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
@@ -78,6 +79,7 @@ export class VnetService {
         if (mad !== undefined && mad !== obj.body.vn_mad) {
           throw invalid('VN_MAD cannot change once the network exists', 'VN_MAD[0]');
         }
+        checkUplinkAttributes(obj.body.vn_mad, parsed.template);
         return parsed.template;
       },
       beforeDelete: async (tx, _who, obj) => {
@@ -479,6 +481,7 @@ function networkBody(id: number, mad: VnMad, t: Template): VnetBody {
   const bridge = getString(t, 'BRIDGE') ?? (mad === 'ovswitch' ? 'oeovs0' : `onebr${id}`);
   if (!IFNAME.test(bridge))
     throw invalid(`BRIDGE must be an interface name of 1-15 letters, digits, _ . -, got '${bridge}'`, 'BRIDGE[0]');
+  checkUplinkAttributes(mad, t);
   const mtu = getString(t, 'MTU');
   if (mtu !== undefined && (!/^\d+$/.test(mtu) || Number(mtu) < 576 || Number(mtu) > 9000)) {
     throw invalid(`MTU must be from 576 to 9000, got '${mtu}'`, 'MTU[0]');
@@ -493,6 +496,22 @@ function networkBody(id: number, mad: VnMad, t: Template): VnetBody {
     used_leases: 0,
     parent_network_id: null,
   };
+}
+
+/** PHYDEV (an interface name) and VLAN_TAGGED_ID (ovswitch trunk NICs: tags and ranges 1-4094). */
+function checkUplinkAttributes(mad: string, t: Template): void {
+  const phydev = getString(t, 'PHYDEV');
+  if (phydev !== undefined && !IFNAME.test(phydev)) {
+    throw invalid(`PHYDEV must be an interface name of 1-15 letters, digits, _ . -, got '${phydev}'`, 'PHYDEV[0]');
+  }
+  const tagged = getString(t, 'VLAN_TAGGED_ID');
+  if (tagged === undefined) return;
+  if (mad !== 'ovswitch') throw invalid(`VLAN_TAGGED_ID needs VN_MAD = ovswitch, not ${mad}`, 'VLAN_TAGGED_ID[0]');
+  try {
+    parseVlanList(tagged);
+  } catch (err) {
+    throw invalid(`VLAN_TAGGED_ID: ${(err as Error).message}`, 'VLAN_TAGGED_ID[0]');
+  }
 }
 
 function nicFromLease(
@@ -523,6 +542,13 @@ function nicFromLease(
     if (v !== undefined && out[a] === undefined) out[a] = v;
   }
   if (out.MTU === undefined && net.body.vn_mad === 'vxlan') out.MTU = String(VXLAN_MTU);
+  // The host side of the network — the uplink and (ovswitch) the VLANs a trunk NIC carries — comes from
+  // the network only: a NIC naming its own PHYDEV could pull any host interface into a switch.
+  for (const a of ['PHYDEV', 'VLAN_TAGGED_ID']) {
+    const v = getString(net.template, a);
+    if (v !== undefined) out[a] = v;
+    else delete out[a];
+  }
   const groups = getString(net.template, 'SECURITY_GROUPS');
   if (groups !== undefined && out.SECURITY_GROUPS === undefined) out.SECURITY_GROUPS = groups;
   return out;
