@@ -2,6 +2,8 @@
 export { BridgeDriver } from './bridge-driver.js';
 export { defaultInterface, linkExists } from './ip-tools.js';
 export * from './nft-firewall.js';
+export * from './tap-firewall.js';
+export { createTap } from './tap-nic.js';
 export type * from './types.js';
 export { VlanDriver } from './vlan-driver.js';
 export { VxlanDriver, vxlanDevice } from './vxlan-driver.js';
