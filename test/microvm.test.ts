@@ -30,7 +30,7 @@ const skip =
   netnsSkipReason() || (existsSync('/usr/bin/qemu-system-x86_64') ? false : 'qemu-system-x86 is not installed');
 
 /** A microVM on the overlay booting the ext4 image; `os` picks the kernel (default: the host's guest kit). */
-function template(name: string, netId: number, imageId: number, sg: number, peerIp: string, os = ''): string {
+function template(name: string, netId: number, imageId: number, sg: number, peerIp: string, extra = ''): string {
   return `NAME = ${name}
 RUNTIME = qemu
 MEMORY = 128
@@ -39,11 +39,11 @@ VCPU = 1
 DISK = [ IMAGE_ID = ${imageId} ]
 NIC = [ NETWORK_ID = ${netId}, SECURITY_GROUPS = ${sg} ]
 GRAPHICS = [ TYPE = VNC ]
-${os}
+${extra}
 CONTEXT = [
   NETWORK = YES,
   SET_HOSTNAME = "$NAME",
-  START_SCRIPT = "mkdir -p /www /deny; echo hello-$(hostname) > /www/index.html; httpd -p 80 -h /www; echo no > /deny/index.html; httpd -p 81 -h /deny; (while :; do wget -q -O /www/peer.tmp http://${peerIp}:8080/ && mv /www/peer.tmp /www/peer.html; sleep 1; done) &" ]
+  START_SCRIPT = "mkdir -p /www /deny; echo hello-$(hostname) > /www/index.html; httpd -p 80 -h /www; echo no > /deny/index.html; httpd -p 81 -h /deny; ls /sys/block > /www/disks; grep -l '^8192$' /sys/block/vd*/size | cut -d/ -f4 | xargs -n1 sh -c 'echo persisted-$(hostname) > /dev/$0'; sync; (while :; do wget -q -O /www/peer.tmp http://${peerIp}:8080/ && mv /www/peer.tmp /www/peer.html; sleep 1; done) &" ]
 `;
 }
 
@@ -103,6 +103,8 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
   let netId: number;
   let imageId: number;
   let sgId: number;
+  /** A persistent 4 MiB DATABLOCK the web VM writes to (copied back at terminate). */
+  let dataId: number;
   /** The container on host 2: its IP on the overlay and its workload pid. */
   let peerIp: string;
   let peerPid: number;
@@ -216,6 +218,13 @@ describe('microVMs on edge hosts (QEMU, software emulation)', { skip }, () => {
     assert.equal(net.status, 201, JSON.stringify(net.body));
     netId = net.body.id;
     imageId = await uploadExt4();
+    const data = await api.post('/api/v1/images', {
+      name: 'data',
+      template: 'TYPE = DATABLOCK\nSIZE = 4\nFS = raw\nPERSISTENT = YES',
+    });
+    assert.equal(data.status, 201, JSON.stringify(data.body));
+    dataId = data.body.id;
+    await waitFor('datablock ready', async () => (await api.get(`/api/v1/images/${dataId}`)).body.state === 'READY');
     // The peer: a container on host 2 on the same overlay, serving HTTP on 8080.
     const peer = await instantiate(`NAME = peer
 MEMORY = 32
@@ -267,7 +276,9 @@ while :; do sleep 1; done" ]`);
         imageId,
         sgId,
         peerIp,
-        'OS = [ KERNEL_DS = "$FILE[IMAGE=oneedge-kernel]", INITRD_DS = "$FILE[IMAGE=\\"oneedge-initrd\\"]" ]',
+        `OS = [ KERNEL_DS = "$FILE[IMAGE=oneedge-kernel]", INITRD_DS = "$FILE[IMAGE=\\"oneedge-initrd\\"]" ]
+DISK = [ IMAGE_ID = ${dataId} ]
+DISK = [ TYPE = fs, SIZE = 16 ]`,
       ),
     );
     const v = await waitPhase(webId, 'ACTIVE/RUNNING');
@@ -275,7 +286,24 @@ while :; do sleep 1; done" ]`);
     assert.match(os?.KERNEL_DS ?? '', /^\$FILE\[IMAGE=oneedge-kernel\]$/, 'the reference is kept as written');
     assert.ok(os?.KERNEL_ID && os.INITRD_ID, JSON.stringify(os));
     webIp = await ipOf(webId);
-    assert.equal((await fetchFromPeer(`http://${webIp}/`)).trim(), `hello-web-${webId}`);
+    try {
+      assert.equal((await fetchFromPeer(`http://${webIp}/`)).trim(), `hello-web-${webId}`);
+    } catch (err) {
+      // What the hosts see, to tell a guest problem from a network one.
+      const diag = [await consoleLog(webId)];
+      for (const h of lab.hosts) {
+        for (const argv of [
+          ['ip', '-br', 'link'],
+          ['bridge', 'fdb', 'show'],
+          ['nft', 'list', 'ruleset'],
+        ]) {
+          diag.push(`${h.ns}$ ${argv.join(' ')}\n${await lab.exec(h, argv).catch((e) => String(e))}`);
+        }
+      }
+      diag.push(`host 1 agent:\n${vmHost.log().slice(-6000)}`);
+      process.stderr.write(`${diag.join('\n')}\n`);
+      throw err;
+    }
     assert.match(await consoleLog(webId), new RegExp(`ONEEDGE-READY web-${webId}`));
     // Booted the kernel image the host fetched, over a qcow2 overlay of the cached ext4 image.
     const cmdline = readFileSync(`/proc/${qemuPid(webId)}/cmdline`, 'utf8').split('\0');
@@ -292,6 +320,8 @@ while :; do sleep 1; done" ]`);
       async () => (await fetchFromPeer(`http://${webIp}/peer.html`).catch(() => '')).includes('peer-ok'),
       30_000,
     );
+    // The persistent DATABLOCK and the volatile disk are extra virtio-blk drives (vdb, vdc), the context after them.
+    assert.deepEqual((await fetchFromPeer(`http://${webIp}/disks`)).trim().split(/\s+/), ['vda', 'vdb', 'vdc', 'vdd']);
     firstPid = qemuPid(webId);
     assert.ok(alive(firstPid));
   });
@@ -426,5 +456,9 @@ while :; do sleep 1; done" ]`);
     });
     const qemus = procs.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu'));
     assert.deepEqual(qemus, [], 'no QEMU left');
+    // The persistent DATABLOCK came back with what the guest wrote to it.
+    const data = (await api.get(`/api/v1/images/${dataId}`)).body;
+    assert.equal(data.state, 'READY');
+    assert.match(readFileSync(data.source).subarray(0, 64).toString('latin1'), new RegExp(`^persisted-web-${webId}\n`));
   });
 });
