@@ -12,8 +12,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBusyboxRootfs } from '../src/drivers/runtime/busybox-rootfs.js';
-import { QemuDriver } from '../src/drivers/runtime/qemu-driver.js';
 import { baseDiskFor } from '../src/drivers/runtime/qemu/disks.js';
+import { QemuDriver } from '../src/drivers/runtime/qemu-driver.js';
 import type { WorkloadHandle, WorkloadSpec } from '../src/drivers/runtime/types.js';
 
 if (process.getuid?.() !== 0) {
