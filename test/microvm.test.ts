@@ -287,7 +287,12 @@ DISK = [ TYPE = fs, SIZE = 16 ]`,
     assert.ok(os?.KERNEL_ID && os.INITRD_ID, JSON.stringify(os));
     webIp = await ipOf(webId);
     try {
-      assert.equal((await fetchFromPeer(`http://${webIp}/`)).trim(), `hello-web-${webId}`);
+      // VXLAN flood lists reach the hosts asynchronously (net-peers): give the first fetch a moment.
+      await waitFor(
+        'HTTP from the container on host 2',
+        async () => (await fetchFromPeer(`http://${webIp}/`).catch(() => '')).trim() === `hello-web-${webId}`,
+        30_000,
+      );
     } catch (err) {
       // What the hosts see, to tell a guest problem from a network one.
       const diag = [await consoleLog(webId)];
@@ -300,7 +305,7 @@ DISK = [ TYPE = fs, SIZE = 16 ]`,
           diag.push(`${h.ns}$ ${argv.join(' ')}\n${await lab.exec(h, argv).catch((e) => String(e))}`);
         }
       }
-      diag.push(`host 1 agent:\n${vmHost.log().slice(-6000)}`);
+      diag.push(`host 1 agent:\n${vmHost.log().slice(-6000)}`, `host 2 agent:\n${ctHost.log().slice(-6000)}`);
       process.stderr.write(`${diag.join('\n')}\n`);
       throw err;
     }
