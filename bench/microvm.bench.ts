@@ -4,12 +4,15 @@
  * 1 VM, then 4 booting in parallel. "Ready" is the guest kit's ONEEDGE-READY
  * console line (modules loaded, root mounted, context applied), which is when
  * the driver's start returns. Memory is the QEMU process RSS after 3 s idle.
+ * Each VM boots, like a VM with an OS image DISK, from a qcow2 overlay over one
+ * shared ext4 disk image (built once from the busybox root filesystem).
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBusyboxRootfs } from '../src/drivers/runtime/busybox-rootfs.js';
+import { baseDiskFor } from '../src/drivers/runtime/qemu/disks.js';
 import { QemuDriver } from '../src/drivers/runtime/qemu-driver.js';
 import type { WorkloadHandle, WorkloadSpec } from '../src/drivers/runtime/types.js';
 
@@ -31,6 +34,7 @@ async function rssMb(pid: number): Promise<number> {
 
 async function bootMany(n: number): Promise<{ ms: number[]; wallMs: number; rss: number[] }> {
   const rootfs = join(base, 'rootfs');
+  const image = await baseDiskFor(rootfs, join(base, 'images'), signal());
   const specs: WorkloadSpec[] = Array.from({ length: n }, () => {
     const i = ++seq;
     return {
@@ -44,6 +48,7 @@ async function bootMany(n: number): Promise<{ ms: number[]; wallMs: number; rss:
       env: {},
       context: { SET_HOSTNAME: `bench-${i}` },
       logPath: join(base, `vm-${i}.log`),
+      machine: { rootDisk: { path: image, format: 'raw' } },
     };
   });
   const handles: WorkloadHandle[] = [];

@@ -4,8 +4,10 @@ import type { PlanNic } from '../core/agent-protocol.js';
 import { isOneError, OneError } from '../core/errors.js';
 import {
   applyRuleset,
+  applyTapRuleset,
   BridgeDriver,
   createNic,
+  createTap,
   deleteNic,
   ensureNetns,
   type HostNetwork,
@@ -16,6 +18,7 @@ import {
   OvsDaemons,
   OvsDriver,
   removeNetns,
+  removeTapRuleset,
   VlanDriver,
   VxlanDriver,
 } from '../drivers/network/index.js';
@@ -24,6 +27,8 @@ import {
 export interface WorkloadNics {
   netns: string;
   nics: PlanNic[];
+  /** 'tap': a microVM's taps in the host namespace (no workload namespace); absent: veths of a container. */
+  kind?: 'tap';
 }
 
 /**
@@ -119,6 +124,30 @@ export class NetworkHost {
     });
   }
 
+  /**
+   * A microVM's NICs: one tap per NIC in the agent's own namespace, plugged
+   * into its network by the network's driver, with the VM's security groups
+   * on the taps (tap-firewall.ts). Returns the tap names. All or nothing.
+   */
+  setupTaps(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<string[]> {
+    return this.serial(async () => {
+      const undo: Array<() => Promise<void>> = [];
+      try {
+        for (const nic of nics) this.driverFor(nic);
+        const taps: string[] = [];
+        for (const nic of nics) {
+          taps.push(await this.plug(vmId, '', nic, undo, signal, () => createTap(vmId, nic, signal)));
+        }
+        undo.push(() => removeTapRuleset(vmId, AbortSignal.timeout(10_000)));
+        await this.tapFirewall(vmId, nics, signal);
+        return taps;
+      } catch (err) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw isOneError(err) ? err : new OneError('E_DRIVER_FAILED', `network setup failed: ${String(err)}`);
+      }
+    });
+  }
+
   /** Adds one NIC to a running workload's namespace (hot attach). */
   attach(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
     return this.serial(async () => {
@@ -141,21 +170,29 @@ export class NetworkHost {
     });
   }
 
-  /** Removes every NIC and the namespace of a workload that is gone. */
-  teardown(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+  /** Removes every NIC and the namespace (or, for taps, the firewall table) of a workload that is gone. */
+  teardown(vmId: number, nics: PlanNic[], signal: AbortSignal, kind?: 'tap'): Promise<void> {
     return this.serial(async () => {
       for (const nic of nics) {
         await this.unplug(vmId, nic, signal);
         await deleteNic(vmId, nic.nicId, signal);
         await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
       }
-      await removeNetns(this.netnsName(vmId), signal);
+      if (kind === 'tap') await removeTapRuleset(vmId, signal);
+      else await removeNetns(this.netnsName(vmId), signal);
     });
   }
 
   /** Re-applies a running workload's NIC firewall (a security group changed), without a restart. */
-  applyRules(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
-    return this.serial(() => this.firewall(vmId, nics, signal));
+  applyRules(vmId: number, nics: PlanNic[], signal: AbortSignal, kind?: 'tap'): Promise<void> {
+    return this.serial(() =>
+      kind === 'tap' ? this.tapFirewall(vmId, nics, signal) : this.firewall(vmId, nics, signal),
+    );
+  }
+
+  private async tapFirewall(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+    await applyTapRuleset(join(this.scratchDir, this.nsPrefix), vmId, nics, signal);
+    this.log.debug({ vmId, rules: nics.reduce((k, n) => k + (n.rules?.length ?? 0), 0) }, 'tap firewall applied');
   }
 
   private async firewall(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
@@ -183,7 +220,8 @@ export class NetworkHost {
     nic: PlanNic,
     undo: Array<() => Promise<void>>,
     signal: AbortSignal,
-  ): Promise<void> {
+    makePort: () => Promise<string> = () => createNic(vmId, ns, nic, signal),
+  ): Promise<string> {
     const driver = this.driverFor(nic);
     const net = this.hostNetwork(nic);
     const fresh = !this.nets.has(nic.networkId) || (this.users.get(nic.networkId)?.size ?? 0) === 0;
@@ -200,13 +238,17 @@ export class NetworkHost {
       if (added) await this.release(nic.networkId, key, AbortSignal.timeout(10_000));
     });
     if (fresh || nic.peers) {
-      await driver.setPeers(net, this.peers.get(nic.networkId) ?? nic.peers ?? [], signal);
+      // The plan's list and the last one pushed (net-peers) may each be the newer: use both. A stale
+      // extra entry only floods a copy to a host that drops it; a missing one cuts a host off.
+      const peers = [...new Set([...(this.peers.get(nic.networkId) ?? []), ...(nic.peers ?? [])])];
+      await driver.setPeers(net, peers, signal);
     }
-    const host = await createNic(vmId, ns, nic, signal);
     undo.push(() => deleteNic(vmId, nic.nicId, AbortSignal.timeout(10_000)));
+    const host = await makePort();
     undo.push(() => driver.detach(net, host, AbortSignal.timeout(10_000)));
     await driver.attach(net, host, signal);
     this.log.debug({ vmId, nicId: nic.nicId, networkId: nic.networkId, host }, 'nic plugged');
+    return host;
   }
 
   /** Takes a NIC's host end off its network (OVS keeps port rows of deleted interfaces otherwise). */

@@ -3,13 +3,14 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { FrontEndMessage, PlanMachine, PlanOp, PlanSecurityRule, WorkloadReport } from '../core/agent-protocol.js';
+import type { FrontEndMessage, PlanOp, PlanSecurityRule, WorkloadReport } from '../core/agent-protocol.js';
 import { isOneError, OneError } from '../core/errors.js';
 import type { MachineSpec, RuntimeDriver, WorkloadSpec } from '../drivers/runtime/types.js';
 import type { Channel } from './channel.js';
 import type { DiskManager, PreparedDisk } from './disks.js';
 import { Hotplugger } from './hotplug.js';
 import type { ImageCache } from './image-cache.js';
+import { isRootDiskCandidate, microvmMachine } from './microvm-machine.js';
 import type { NetworkHost } from './network-host.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
 
@@ -90,7 +91,7 @@ export class PlanExecutor {
       if (!r?.nics || !this.network) return;
       const byNic = new Map(updates.map((u) => [u.nicId, u.rules]));
       const nics = r.nics.nics.map((n) => (byNic.has(n.nicId) ? { ...n, rules: byNic.get(n.nicId) ?? [] } : n));
-      await this.network.applyRules(vmId, nics, this.abort.signal);
+      await this.network.applyRules(vmId, nics, this.abort.signal, r.nics.kind);
       await this.registry.patch(vmId, { nics: { ...r.nics, nics } });
       this.log.info({ vmId, nics: updates.length }, 'security group rules re-applied');
     });
@@ -263,6 +264,7 @@ export class PlanExecutor {
     const images = [
       ...(plan.spec.image ? [plan.spec.image.sha256] : []),
       ...(plan.spec.disks ?? []).flatMap((d) => (d.sha256 ? [d.sha256] : [])),
+      ...[plan.spec.machine?.kernel, plan.spec.machine?.initrd].flatMap((f) => (f ? [f.sha256] : [])),
     ];
     const existing = this.registry.get(plan.vmId);
     // Recorded before the transfer starts, so an eviction meanwhile cannot take these images.
@@ -280,6 +282,7 @@ export class PlanExecutor {
     }
     if (plan.spec.image) await this.images.rootfs(plan.spec.image, signal);
     await this.stageDisks(plan, workDir, signal);
+    for (const f of [plan.spec.machine?.kernel, plan.spec.machine?.initrd]) if (f) await this.images.file(f, signal);
     return this.registry.get(plan.vmId) as WorkloadRecord;
   }
 
@@ -287,7 +290,9 @@ export class PlanExecutor {
   private async stageDisks(plan: Plan, workDir: string, signal: AbortSignal): Promise<PreparedDisk[]> {
     const disks = plan.spec.disks ?? [];
     if (!this.disks || disks.length === 0) return [];
-    return this.disks.prepare(workDir, disks, this.driver(plan.spec.runtime).capabilities.kind, signal);
+    const kind = this.driver(plan.spec.runtime).capabilities.kind;
+    // Firecracker has no qcow2: its image disks are raw copies, like a container's.
+    return this.disks.prepare(workDir, disks, plan.spec.runtime === 'firecracker' ? 'container' : kind, signal);
   }
 
   private async diskMounts(plan: Plan, record: WorkloadRecord, signal: AbortSignal) {
@@ -311,10 +316,14 @@ export class PlanExecutor {
       else await this.hotplug.syncNics(plan, record, signal);
     }
     if (!handle) {
-      if (!plan.spec.image) throw new OneError('E_DRIVER_FAILED', `VM ${plan.vmId} has no image to boot from`);
-      const rootfs = await this.images.rootfs(plan.spec.image, signal);
-      const netns = await this.wireNics(plan, signal);
-      const spec = this.workloadSpec(plan, record, rootfs);
+      const microvm = driver.capabilities.kind === 'microvm';
+      if (!plan.spec.image && !(microvm && (plan.spec.disks ?? []).some(isRootDiskCandidate))) {
+        throw new OneError('E_DRIVER_FAILED', `VM ${plan.vmId} has no image to boot from`);
+      }
+      const rootfs = plan.spec.image ? await this.images.rootfs(plan.spec.image, signal) : '';
+      const netns = microvm ? undefined : await this.wireNics(plan, signal);
+      const machine = microvm ? await this.machine(plan, record, signal) : undefined;
+      const spec = { ...this.workloadSpec(plan, record, rootfs), ...(machine ? { machine } : {}) };
       handle = await driver.create(
         { ...spec, ...(netns ? { netns } : {}), ...(mounts.length ? { mounts } : {}) },
         signal,
@@ -340,6 +349,27 @@ export class PlanExecutor {
     return path;
   }
 
+  /** A microVM's machine: NICs as taps on their networks, staged disks, kernel and initrd images. */
+  private async machine(plan: Plan, record: WorkloadRecord, signal: AbortSignal): Promise<MachineSpec> {
+    const nics = plan.spec.nics ?? [];
+    let taps: string[] = [];
+    if (nics.length > 0) {
+      if (!this.network) throw new OneError('E_DRIVER_UNSUPPORTED', 'this agent has no network support');
+      taps = await this.network.setupTaps(plan.vmId, nics, signal);
+      await this.registry.patch(plan.vmId, { nics: { netns: '', nics, kind: 'tap' } });
+    }
+    const disks = await this.stageDisks(plan, record.workDir, signal);
+    const m = plan.spec.machine;
+    const kernel = m?.kernel ? await this.images.file(m.kernel, signal) : undefined;
+    const initrd = m?.initrd ? await this.images.file(m.initrd, signal) : undefined;
+    return microvmMachine(
+      m,
+      nics.map((n, i) => ({ tap: taps[i] as string, mac: n.mac, ...(n.mtu ? { mtu: n.mtu } : {}) })),
+      disks,
+      { ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}) },
+    );
+  }
+
   private workloadSpec(plan: Plan, record: WorkloadRecord, rootfs: string): WorkloadSpec {
     return {
       vmId: plan.vmId,
@@ -356,7 +386,6 @@ export class PlanExecutor {
       env: {},
       context: plan.spec.context,
       logPath: join(record.workDir, 'console.log'),
-      ...(plan.spec.machine ? { machine: machineSpecOf(plan.spec.machine) } : {}),
     };
   }
 
@@ -369,7 +398,7 @@ export class PlanExecutor {
     if (r) {
       await this.registry.patch(vmId, { desired: 'stopped' });
       if (r.handle) await this.driver(r.runtime).destroy(r.handle, signal);
-      if (r.nics && this.network) await this.network.teardown(vmId, r.nics.nics, signal);
+      if (r.nics && this.network) await this.network.teardown(vmId, r.nics.nics, signal, r.nics.kind);
     }
     const workDir = join(this.stateDir, 'vms', String(vmId));
     if (this.disks) {
@@ -441,16 +470,6 @@ export class PlanExecutor {
       await this.channel().emit({ t: 'event', vmId: r.vmId, workload: report, reason: 'exited' });
     }
   }
-}
-
-/** The driver's machine spec from a plan's (NICs as taps on the host's bridges, console, kernel command line). */
-function machineSpecOf(m: PlanMachine): MachineSpec {
-  return {
-    ...(m.nics ? { nics: m.nics.map((n) => ({ ...n })) } : {}),
-    ...(m.vnc ? { vnc: true } : {}),
-    ...(m.kernelCmdline ? { kernelCmdline: m.kernelCmdline } : {}),
-    ...(m.threads ? { threads: m.threads } : {}),
-  };
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the rest wait in order. */

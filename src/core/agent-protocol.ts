@@ -136,9 +136,11 @@ export interface PlanDisk {
   volatile?: { sizeMb: number; fs: string };
 }
 
-/** What a microVM is wired to and how it boots, from NIC, GRAPHICS, OS and TOPOLOGY. */
+/** What a microVM boots and shows, from OS, GRAPHICS and TOPOLOGY (its NICs and disks are PlanSpec's). */
 export interface PlanMachine {
-  nics?: { bridge: string; mac: string; mtu?: number }[];
+  /** OS/KERNEL_DS and OS/INITRD_DS: KERNEL and RAMDISK images, fetched like disk images; absent: the host's guest kit. */
+  kernel?: { id: number; sha256: string; sizeBytes: number };
+  initrd?: { id: number; sha256: string; sizeBytes: number };
   /** GRAPHICS=[TYPE=VNC]: a VNC console. */
   vnc?: boolean;
   /** OS/KERNEL_CMD, appended to the kernel command line. */

@@ -93,7 +93,12 @@ export class BaseImages {
     if (!image?.body.source || !image.body.sha256) return undefined;
     if (imageId !== this.defaultImageId) {
       const vms = await this.store.objects.list('vm', { hostId });
-      const used = vms.some((vm) => getVectors(vm.template, 'DISK').some((d) => d.IMAGE_ID === String(imageId)));
+      const id = String(imageId);
+      const used = vms.some(
+        (vm) =>
+          getVectors(vm.template, 'DISK').some((d) => d.IMAGE_ID === id) ||
+          getVectors(vm.template, 'OS').some((os) => os.KERNEL_ID === id || os.INITRD_ID === id),
+      );
       if (!used) return undefined;
     }
     return { path: image.body.source, sha256: image.body.sha256 };

@@ -43,6 +43,8 @@ export interface ServerConfig {
   readonly monitoring: MonitoringConfig;
   /** Bearer token a Prometheus scraper may use on /metrics (admin session tokens work too); null = admins only. */
   readonly metricsToken: string | null;
+  /** A built guest kit (scripts/build-guest-kit) registered as KERNEL/RAMDISK images at start; default <dataDir>/guest-kit. */
+  readonly guestKitDir: string;
 }
 
 export interface MonitoringConfig {
@@ -114,6 +116,7 @@ const FLAGS: Record<string, keyof RawConfig> = {
   '--host-failure-grace': 'hostFailureGraceSeconds',
   '--host-failure-fence-timeout': 'hostFailureFenceTimeoutSeconds',
   '--metrics-token-file': 'metricsTokenFile',
+  '--guest-kit-dir': 'guestKitDir',
 };
 
 const ENV: Record<string, keyof RawConfig> = {
@@ -141,6 +144,7 @@ const ENV: Record<string, keyof RawConfig> = {
   ONEEDGE_HOST_FAILURE_FENCE: 'hostFailureFence',
   ONEEDGE_HOST_FAILURE_GRACE: 'hostFailureGraceSeconds',
   ONEEDGE_METRICS_TOKEN: 'metricsToken',
+  ONEEDGE_GUEST_KIT_DIR: 'guestKitDir',
 };
 
 interface RawConfig {
@@ -171,6 +175,7 @@ interface RawConfig {
   hostFailureFenceTimeoutSeconds?: string;
   metricsToken?: string;
   metricsTokenFile?: string;
+  guestKitDir?: string;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -233,6 +238,7 @@ export function parseServerConfig(
     allowInternalImageUrls: bool(raw.allowInternalImageUrls, false, 'allowInternalImageUrls'),
     monitoring: monitoringConfig(raw),
     metricsToken: metricsToken(raw),
+    guestKitDir: resolve(raw.guestKitDir ?? join(dataDir, 'guest-kit')),
   });
 }
 

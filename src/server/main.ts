@@ -11,6 +11,7 @@ import { type AppContext, buildApp } from './app.js';
 import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
+import { registerGuestKitImages } from './guest-kit-images.js';
 import { HostFailureHook } from './monitoring/failure-hook.js';
 import { MonitorController } from './monitoring/monitor-controller.js';
 import { loadOrCreatePki } from './pki.js';
@@ -51,6 +52,9 @@ export async function main(argv: string[]): Promise<void> {
   await bootstrap(store, config.dataDir, config.scryptCost, log);
   const images = new BaseImages(store, config.dataDir, log);
   await images.ensure();
+  await registerGuestKitImages(store, config.dataDir, config.guestKitDir, log).catch((err: unknown) =>
+    log.warn({ err: String(err) }, 'guest kit images not registered'),
+  );
 
   const pki = await loadOrCreatePki(config.dataDir, config.agentUrl ? [new URL(config.agentUrl).hostname] : []);
   const credentials = new HostCredentials(store);

@@ -113,7 +113,8 @@ class Substitution {
   }
 
   private text(path: string, text: string): string {
-    return replaceVariables(text, (ref) => this.resolve(path, ref));
+    // `$FILE[IMAGE=…]` (OS/KERNEL_DS, INITRD_DS) names an image, resolved when the VM is created: kept as written.
+    return replaceVariables(text, (ref) => (ref.name === 'FILE' ? undefined : this.resolve(path, ref)));
   }
 
   private resolve(path: string, ref: VariableRef): string {

@@ -4,6 +4,8 @@ export { defaultInterface, linkExists } from './ip-tools.js';
 export * from './nft-firewall.js';
 export * from './ovs-daemons.js';
 export { OvsDriver } from './ovs-driver.js';
+export * from './tap-firewall.js';
+export { createTap } from './tap-nic.js';
 export type * from './types.js';
 export { VlanDriver } from './vlan-driver.js';
 export { VxlanDriver, vxlanDevice } from './vxlan-driver.js';

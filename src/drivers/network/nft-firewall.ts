@@ -15,7 +15,7 @@ export const NFT_TABLE = 'oneedge';
 
 const V4 = /^[0-9.]+(\/\d+)?(-[0-9.]+)?$/;
 
-function renderRule(r: PlanSecurityRule): string[] {
+export function renderRule(r: PlanSecurityRule): string[] {
   const inbound = r.direction === 'inbound';
   const field = inbound ? 'saddr' : 'daddr';
   const proto = r.protocol.toUpperCase();

@@ -146,11 +146,10 @@ export class FirecrackerDriver implements RuntimeDriver {
       vmId: spec.vmId,
       workDir: spec.workDir,
       logPath: spec.logPath,
-      taps: (m.nics ?? []).map((n, i) => ({
-        name: tapName(spec.vmId, i),
-        bridge: n.bridge,
-        ...(n.mtu ? { mtu: n.mtu } : {}),
-      })),
+      // Taps the driver makes itself (NICs on a bridge); agent-made taps (`tap`) are only opened.
+      taps: (m.nics ?? []).flatMap((n, i) =>
+        n.bridge && !n.tap ? [{ name: tapName(spec.vmId, i), bridge: n.bridge, ...(n.mtu ? { mtu: n.mtu } : {}) }] : [],
+      ),
     };
     const handle: WorkloadHandle = {
       driver: 'firecracker',
@@ -319,7 +318,7 @@ export class FirecrackerDriver implements RuntimeDriver {
       calls.push([
         'PUT',
         `/network-interfaces/eth${i}`,
-        { iface_id: `eth${i}`, host_dev_name: data.taps[i]?.name ?? tapName(spec.vmId, i), guest_mac: n.mac },
+        { iface_id: `eth${i}`, host_dev_name: n.tap ?? tapName(spec.vmId, i), guest_mac: n.mac },
       ]);
     }
     return calls;

@@ -196,11 +196,12 @@ export class QemuDriver implements RuntimeDriver {
         workDir: spec.workDir,
         logPath: spec.logPath,
         ...(spec.netns && spec.netns !== 'host' ? { netns: spec.netns } : {}),
-        taps: (m.nics ?? []).map((n, i) => ({
-          name: tapName(spec.vmId, i),
-          bridge: n.bridge,
-          ...(n.mtu ? { mtu: n.mtu } : {}),
-        })),
+        // Taps the driver makes itself (NICs on a bridge); agent-made taps (`tap`) are only opened.
+        taps: (m.nics ?? []).flatMap((n, i) =>
+          n.bridge && !n.tap
+            ? [{ name: tapName(spec.vmId, i), bridge: n.bridge, ...(n.mtu ? { mtu: n.mtu } : {}) }]
+            : [],
+        ),
         vnc: m.vnc === true,
       };
       const handle: WorkloadHandle = {
@@ -257,7 +258,9 @@ export class QemuDriver implements RuntimeDriver {
     if (newPid === undefined) throw new OneError('E_DRIVER_FAILED', `qemu for ${handle.name} exited at start`);
     if (spec.cpuSet && spec.cpuSet.length > 0) await this.pin(data, newPid, spec.cpuSet, signal);
     const m = spec.machine ?? {};
-    if (!m.kernel && !m.bootFromDisk) await this.waitReady(data, newPid, logOffset, signal);
+    // The guest kit reports readiness; a kernel from an image with an initrd is taken for the kit's (a
+    // foreign initrd just makes start wait readyTimeoutMs; the VM runs either way).
+    if (!m.bootFromDisk && (!m.kernel || m.initrd)) await this.waitReady(data, newPid, logOffset, signal);
     return { ...handle, data: { ...handle.data, pid: newPid, startedAt: Date.now() } };
   }
 
@@ -401,8 +404,12 @@ export class QemuDriver implements RuntimeDriver {
     const m = spec.machine ?? {};
     for (const [i, n] of (m.nics ?? []).entries()) {
       if (!MAC.test(n.mac)) throw new OneError('E_VALIDATION', `NIC ${i}: MAC ${JSON.stringify(n.mac)} is invalid`, {});
-      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.bridge)) {
-        throw new OneError('E_VALIDATION', `NIC ${i}: bridge ${JSON.stringify(n.bridge)} is not an interface name`, {});
+      if ((n.tap === undefined) === (n.bridge === undefined)) {
+        throw new OneError('E_VALIDATION', `NIC ${i}: give either a tap or a bridge`, {});
+      }
+      const ifname = n.tap ?? n.bridge ?? '';
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) {
+        throw new OneError('E_VALIDATION', `NIC ${i}: ${JSON.stringify(ifname)} is not an interface name`, {});
       }
     }
     for (const d of [...(m.disks ?? []), ...(m.rootDisk ? [m.rootDisk] : [])]) {
@@ -438,7 +445,7 @@ export class QemuDriver implements RuntimeDriver {
     disks.push({ id: 'context', file: join(w, 'context.iso'), format: 'raw', readOnly: true });
     const nics: QemuNic[] = (m.nics ?? []).map((n, i) => ({
       id: `net${i}`,
-      tap: data.taps[i]?.name ?? tapName(spec.vmId, i),
+      tap: n.tap ?? tapName(spec.vmId, i),
       mac: n.mac.toLowerCase(),
     }));
     const direct = !m.bootFromDisk;

@@ -77,9 +77,15 @@ export interface DiskSpec {
   persistent?: boolean;
 }
 
-/** A NIC: a tap with a fixed MAC on a bridge in the workload's network namespace. */
+/**
+ * A NIC with a fixed MAC: either a tap the agent made and plugged into a
+ * virtual network (`tap`; the driver only opens it), or one the driver makes
+ * itself on an existing bridge of the workload's namespace (`bridge`; created
+ * at start, removed at stop — for tests and tools without virtual networks).
+ */
 export interface NicSpec {
-  bridge: string;
+  tap?: string;
+  bridge?: string;
   mac: string;
   mtu?: number;
 }

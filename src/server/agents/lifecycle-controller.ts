@@ -42,6 +42,7 @@ import {
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
 import { planDisks } from './plan-disks.js';
+import { planOsFiles } from './plan-os-files.js';
 import { runtimeFor } from './runtime-choice.js';
 import { withSystemDatastores } from './system-ds.js';
 
@@ -604,9 +605,14 @@ export class LifecycleController implements AgentEvents {
     const rules = hasNics(vm) ? await this.rulesResolver() : undefined;
     const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1), rules);
     const disks = await planDisks(this.store, t);
-    // The root filesystem: the first rootfs-tarball disk, else the built-in base image.
+    // The root filesystem: the first rootfs-tarball disk, else the built-in base image — except for a
+    // microVM that boots an OS disk image (raw/qcow2), which needs no root filesystem tarball.
     const rootDisk = disks.find((d) => d.format === 'rootfs-tar' && d.imageId !== null);
-    const imageId = rootDisk?.imageId ?? this.options.defaultImageId();
+    const microvm = MICROVM_RUNTIMES.has(runtime);
+    const diskRoot =
+      microvm &&
+      disks.some((d) => d.type === 'OS' && d.imageId !== null && (d.format === 'raw' || d.format === 'qcow2'));
+    const imageId = rootDisk?.imageId ?? (diskRoot ? undefined : this.options.defaultImageId());
     const image = imageId == null ? undefined : await this.store.objects.get('image', imageId);
     // COMMAND makes the workload an application: when it exits, the VM powers off (a guest shutdown).
     const command = getString(t, 'COMMAND');
@@ -626,7 +632,7 @@ export class LifecycleController implements AgentEvents {
       stopTimeoutMs: this.options.stopTimeoutMs,
       ...(nics.length > 0 ? { nics } : {}),
       ...(disks.length > 0 ? { disks } : {}),
-      ...(MICROVM_RUNTIMES.has(runtime) ? { machine: machineOf(vm.id, t) } : {}),
+      ...(microvm ? { machine: { ...machineOf(t), ...(await planOsFiles(this.store, t)) } } : {}),
       ...(vm.body.hotplug ? { hotplug: hotplugRef(vm.body.hotplug) } : {}),
     };
   }

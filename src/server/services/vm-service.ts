@@ -36,6 +36,7 @@ import { principalOf } from '../auth/sessions.js';
 import { endsHotplug, settleInTx } from './hotplug-settle.js';
 import { acquireImages, releaseImages, resolveDiskImages } from './image-usage.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
+import { resolveOsFiles } from './os-files.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
 import type { VnetService } from './vnet-service.js';
 
@@ -414,7 +415,8 @@ export class VmService {
       positions: parsed.positions,
     });
     await this.validate(tx, who, { ...parsed, template });
-    const grouped = await resolveDiskImages(tx, who, await this.resolveVmGroup(tx, who, template, parsed.positions));
+    const withDisks = await resolveDiskImages(tx, who, await this.resolveVmGroup(tx, who, template, parsed.positions));
+    const grouped = await resolveOsFiles(tx, who, withDisks, (image) => this.mayUse(who, image));
     await acquireImages(tx, id, grouped);
     const withNics = this.nets ? await this.nets.leaseNics(tx, who, grouped, id) : grouped;
     const hold = input.hold === true;
@@ -518,6 +520,16 @@ export class VmService {
       this.objects.authorize(who, kind, obj.id, obj, 'use');
     } catch {
       throw refError(ref, `${what} does not exist or you may not use it`);
+    }
+  }
+
+  /** Whether `who` may USE an image (OS/KERNEL_DS, INITRD_DS). */
+  private mayUse(who: Principal, image: PoolObject<'image'>): boolean {
+    try {
+      this.objects.authorize(who, 'image', image.id, image, 'use');
+      return true;
+    } catch {
+      return false;
     }
   }
 
