@@ -82,6 +82,17 @@ OS = [ KERNEL_DS = "$FILE[IMAGE=oneedge-kernel]", INITRD_DS = "$FILE[IMAGE=\\"on
     assert.equal(os.INITRD_ID, String(all.find((i) => i.name === 'oneedge-initrd')?.id));
     assert.equal(os.KERNEL_DS_ID, '2');
     assert.equal(os.KERNEL_CMD, 'loglevel=4');
+    // The files are in use by the VM like its disks: not deletable under it, free again when it is done.
+    const kernel = all.find((i) => i.name === 'oneedge-kernel') as { id: number };
+    const used = (await api.get(`/api/v1/images/${kernel.id}`)).body;
+    assert.equal(used.state, 'USED');
+    assert.ok(used.running_vms.includes(vm.id));
+    const del = await api.del(`/api/v1/images/${kernel.id}`);
+    assert.equal(del.status, 409, JSON.stringify(del.body));
+    await api.del(`/api/v1/vms/${vm.id}`);
+    const freed = (await api.get(`/api/v1/images/${kernel.id}`)).body;
+    assert.equal(freed.state, 'READY');
+    assert.deepEqual(freed.running_vms, []);
   });
 
   test('bad references are refused with E_TEMPLATE_INVALID naming the attribute', async () => {

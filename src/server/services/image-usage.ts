@@ -13,6 +13,17 @@ export function diskImageIds(template: Template): number[] {
     .map(Number);
 }
 
+/**
+ * Every image a VM uses: its DISKs and the KERNEL/RAMDISK files its OS section
+ * names (KERNEL_ID, INITRD_ID, filled in when the VM is created), so none of them can
+ * be deleted or disabled under it.
+ */
+export function usedImageIds(template: Template): number[] {
+  const os = getVectors(template, 'OS')[0];
+  const files = [os?.KERNEL_ID, os?.INITRD_ID].filter((v): v is string => v !== undefined && /^\d+$/.test(v));
+  return [...diskImageIds(template), ...files.map(Number)];
+}
+
 /** The state an image has with these users. */
 export function usageState(image: PoolObject<'image'>, runningVms: number[]): number {
   if (runningVms.length === 0) return IMAGE_STATES.READY;
@@ -47,7 +58,7 @@ export async function resolveDiskImages(tx: TxStore, who: Principal, template: T
  * non-persistent one); a persistent image serves one VM at a time.
  */
 export async function acquireImages(tx: TxStore, vmId: number, template: Template): Promise<void> {
-  for (const id of new Set(diskImageIds(template))) {
+  for (const id of new Set(usedImageIds(template))) {
     const image = await tx.get('image', id);
     if (!image) throw new OneError('E_NOT_FOUND', `image ${id} does not exist`, { kind: 'image', id });
     const s = image.state;
@@ -68,7 +79,7 @@ export async function acquireImages(tx: TxStore, vmId: number, template: Templat
 
 /** A VM that is DONE gives its images back. */
 export async function releaseImages(tx: TxStore, vmId: number, template: Template): Promise<void> {
-  for (const id of new Set(diskImageIds(template))) {
+  for (const id of new Set(usedImageIds(template))) {
     const image = await tx.get('image', id);
     if (!image?.body.running_vms.includes(vmId)) continue;
     await tx.update('image', id, image.revision, (o) => {
