@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { LoopbackAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from './support/databases.js';
 import { TestServer } from './support/server.js';
@@ -88,6 +89,21 @@ for (const label of databaseKinds()) {
       assert.deepEqual(s.vms.by_state, { HOLD: 1 });
       assert.equal(s.counts.template, 1);
       assert.equal((await admin.get('/api/v1/summary')).body.vms.total, 4);
+    });
+
+    test('host totals are the machines their agents reported', async () => {
+      const agent = new LoopbackAgent();
+      try {
+        const id = await agent.join(admin, server, 'edge-agent');
+        const facts = await waitFor('facts', async () => (await admin.get(`/api/v1/hosts/${id}`)).body.facts);
+        const s = (await admin.get('/api/v1/summary')).body;
+        assert.equal(s.hosts.total, 2);
+        assert.equal(s.hosts.reporting, 1);
+        assert.equal(s.hosts.cpus, facts.cpus);
+        assert.equal(s.hosts.memory_mb, facts.memoryMb);
+      } finally {
+        await agent.dispose();
+      }
     });
 
     test('needs a session', async () => {

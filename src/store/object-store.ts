@@ -207,6 +207,29 @@ export class ObjectStore {
     return Object.fromEntries(names.map((n, i) => [n, Number(row?.[`v${i}`] ?? 0) || 0]));
   }
 
+  /** Hosts matching `query` whose agent reported its machine, and the sum of their CPUs and memory (MB). */
+  async sumHostFacts(query: ListQuery): Promise<{ reporting: number; cpus: number; memoryMb: number }> {
+    const pg = this.dialect === 'postgres';
+    const num = (field: string): RawBuilder<number> =>
+      pg
+        ? sql<number>`sum(case when jsonb_typeof(body::jsonb #> ${`{facts,${field}}`}) = 'number' then (body::jsonb #>> ${`{facts,${field}}`})::float8 else 0 end)`
+        : sql<number>`sum(coalesce(cast(json_extract(body, ${`$.facts.${field}`}) as real), 0))`;
+    const reporting: RawBuilder<number> = pg
+      ? sql<number>`sum(case when jsonb_typeof(body::jsonb -> 'facts') = 'object' then 1 else 0 end)`
+      : sql<number>`sum(case when json_type(body, '$.facts') = 'object' then 1 else 0 end)`;
+    const { limit: _l, after: _a, ...rest } = query;
+    let q = this.db
+      .selectFrom('hosts')
+      .select([reporting.as('reporting'), num('cpus').as('cpus'), num('memoryMb').as('memory')]);
+    q = applyFilters(q, 'host', rest);
+    const row = (await q.executeTakeFirst()) as Record<string, unknown> | undefined;
+    return {
+      reporting: Number(row?.reporting ?? 0) || 0,
+      cpus: Number(row?.cpus ?? 0) || 0,
+      memoryMb: Number(row?.memory ?? 0) || 0,
+    };
+  }
+
   async create<K extends ObjectKind>(kind: K, obj: NewPoolObject<K>): Promise<PoolObject<K>> {
     return this.transaction((tx) => tx.create(kind, obj));
   }

@@ -293,6 +293,37 @@ describe('web UI pages in Chromium (live data)', { timeout: 180_000 }, () => {
     await page.getByLabel('Address ranges').locator('[data-ar="0"]').getByText('2', { exact: true }).waitFor();
     await screenshot(page, 'vnet-leases');
     assert.equal(await wasNotReloaded(page), true);
+  });
+
+  test('keyboard only: skip link, then tabs and a confirmation that starts on Cancel', async () => {
+    await page.goto(`${server.url}/secgroups`);
+    await page.locator('tr[data-id]').first().waitFor();
+    await page.keyboard.press('Tab');
+    const focused = () =>
+      page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { activeElement: { textContent: string | null } | null } }).document
+            .activeElement?.textContent ?? '',
+      );
+    assert.equal(await focused(), 'Skip to content');
+    // Open a group and reach its Rules tab with arrow keys, then delete it from the keyboard.
+    await page.locator('tr[data-id]').getByRole('link', { name: 'web', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('tab', { name: 'Info' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Add rule' }).waitFor();
+    await page.getByRole('tab', { name: 'Info' }).click();
+    await page.getByRole('button', { name: 'Delete' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    assert.equal(await focused(), 'Cancel', 'a destructive dialog starts on Cancel');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    assert.equal(
+      (await admin.get('/api/v1/secgroups')).body.items.some((g: { name: string }) => g.name === 'web'),
+      true,
+    );
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
   });
 });

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { HostFacts } from '../../core/agent-protocol.js';
 import { OBJECT_KINDS, type ObjectKind } from '../../core/model.js';
 import { stateNames } from '../../core/state-names.js';
 import { VM_STATES } from '../../core/vm-states.js';
@@ -56,21 +55,11 @@ export function registerSummaryRoutes(api: FastifyInstance, ctx: AppContext): vo
         ctx.store.objects.countByState('vm', filter),
         ctx.store.objects.countByState('host', filter),
         ctx.store.objects.sumVmTemplate(filter, CHARGED, ['CPU', 'VCPU', 'MEMORY'], { VCPU: 1 }),
-        ctx.store.objects.list('host', filter),
+        ctx.store.objects.sumHostFacts(filter),
         Promise.all(
           OBJECT_KINDS.map(async (k) => [k, await ctx.store.objects.count(k, filter)] as [ObjectKind, number]),
         ),
       ]);
-      let reporting = 0;
-      let cpus = 0;
-      let memory = 0;
-      for (const h of hosts) {
-        const facts = h.body.facts as HostFacts | null;
-        if (!facts) continue;
-        reporting++;
-        cpus += facts.cpus ?? 0;
-        memory += facts.memoryMb ?? 0;
-      }
       return {
         vms: {
           total: vmStates.reduce((n, r) => n + r.n, 0),
@@ -80,9 +69,9 @@ export function registerSummaryRoutes(api: FastifyInstance, ctx: AppContext): vo
         hosts: {
           total: hostStates.reduce((n, r) => n + r.n, 0),
           by_state: byState('host', hostStates),
-          reporting,
-          cpus,
-          memory_mb: memory,
+          reporting: hosts.reporting,
+          cpus: hosts.cpus,
+          memory_mb: hosts.memoryMb,
         },
         counts: Object.fromEntries(counts),
       };

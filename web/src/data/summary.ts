@@ -8,7 +8,8 @@ const MIN_GAP_MS = 750;
 
 /**
  * `GET /summary` (counts by state, allocated capacity, object counts — done
- * by the database), re-read when the event stream reports a change. A burst
+ * by the database), re-read when the event stream reports a change that
+ * moves a number (create, delete, a VM or host changing state). A burst
  * of events costs one re-read per MIN_GAP_MS at most; nothing is read while
  * nothing changes (no polling).
  */
@@ -56,7 +57,23 @@ export function useSummary(): { summary: CloudSummary | undefined; error: ErrorI
       );
     };
     load();
-    const off = hub.subscribe(() => schedule());
+    // Only changes that move a number: creates, deletes, and state changes of VMs and hosts
+    // (a host's monitoring update or a VM's scheduler message re-counts nothing).
+    const seen = new Map<string, string>();
+    const off = hub.subscribe((batch) => {
+      let moved = batch.resync;
+      for (const e of batch.events) {
+        if (e.op !== 'update') moved = true;
+        else if (e.kind === 'vm' || e.kind === 'host') {
+          const key = `${e.kind}:${e.id}`;
+          const state = `${e.state ?? ''}/${e.lcm_state ?? ''}`;
+          // An object first seen in an update may have moved: count it once.
+          if (seen.get(key) !== state) moved = true;
+          seen.set(key, state);
+        }
+      }
+      if (moved) schedule();
+    });
     return () => {
       live = false;
       off();
