@@ -295,7 +295,7 @@ describe('web UI pages in Chromium (live data)', { timeout: 180_000 }, () => {
     assert.equal(await wasNotReloaded(page), true);
   });
 
-  test('keyboard only: skip link, then tabs and a confirmation that starts on Cancel', async () => {
+  test('keyboard: skip link, Enter on links and tabs, a destructive dialog that starts on Cancel', async () => {
     await page.goto(`${server.url}/secgroups`);
     await page.locator('tr[data-id]').first().waitFor();
     await page.keyboard.press('Tab');
@@ -306,11 +306,10 @@ describe('web UI pages in Chromium (live data)', { timeout: 180_000 }, () => {
             .activeElement?.textContent ?? '',
       );
     assert.equal(await focused(), 'Skip to content');
-    // Open a group and reach its Rules tab with arrow keys, then delete it from the keyboard.
+    // Open a group and its Rules tab with Enter, then start deleting it from the keyboard.
     await page.locator('tr[data-id]').getByRole('link', { name: 'web', exact: true }).focus();
     await page.keyboard.press('Enter');
-    await page.getByRole('tab', { name: 'Info' }).focus();
-    await page.keyboard.press('ArrowRight');
+    await page.getByRole('tab', { name: 'Rules' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('button', { name: 'Add rule' }).waitFor();
     await page.getByRole('tab', { name: 'Info' }).click();
