@@ -12,6 +12,7 @@ import { registerImage } from './image.js';
 import { nodeIo } from './node-io.js';
 import { registerSecgroup } from './secgroup.js';
 import { registerSession } from './session.js';
+import { registerSummary } from './summary.js';
 import { registerTemplate } from './template.js';
 import { registerUser } from './user.js';
 import { registerVm } from './vm.js';
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerTemplate(program, ctx);
   registerVm(program, ctx);
   registerEvents(program, ctx);
+  registerSummary(program, ctx);
   return program;
 }
 

@@ -42,6 +42,13 @@ export type {
   TemplateValue,
   TemplateVector,
 } from '../core/template/types.js';
+export {
+  checkUserInputValue,
+  readUserInputs,
+  USER_INPUT_TYPES,
+  type UserInputDescriptor,
+  type UserInputType,
+} from '../core/template/user-input-definitions.js';
 export { VM_ACTION_LIST, VM_ACTIONS, type VmAction } from '../core/vm-state-machine.js';
 export {
   isLcmState,

@@ -20,6 +20,25 @@ export interface RequestOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** The part of the browser's XMLHttpRequest that uploadXhr uses (src/ is compiled without the DOM lib). */
+interface XhrLike {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+  readonly status: number;
+  readonly responseText: string;
+  upload: { onprogress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null };
+  onload: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+
+/** Whether this runtime has XMLHttpRequest (browsers), for uploads with progress. */
+export function hasXhr(): boolean {
+  return typeof (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest === 'function';
+}
+
 /**
  * `http://h:2633`, `http://h:2633/` and `http://h:2633/api/v1` all name the
  * same front-end; returns its origin plus any path prefix, without `/api/v1`.
@@ -148,6 +167,47 @@ export class HttpTransport {
     }
     if (!res.ok) throw errorFromResponse(res.status, text, url);
     return JSON.parse(text) as T;
+  }
+
+  /**
+   * PUTs a Blob through XMLHttpRequest, reporting bytes sent as they leave
+   * (browsers report no upload progress for fetch). Errors map like request's;
+   * the browser sets Content-Length from the Blob itself.
+   */
+  async uploadXhr<T>(
+    path: string,
+    body: Blob,
+    headers: Record<string, string>,
+    onProgress: (sent: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const url = this.url(path);
+    return new Promise<T>((resolve, reject) => {
+      const Xhr = (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
+      if (!Xhr) return reject(new ApiError('E_INTERNAL', 'XMLHttpRequest is not available here', {}));
+      const xhr = new Xhr();
+      xhr.open('PUT', url);
+      const all = this.headers({ 'content-type': 'application/octet-stream', ...headers });
+      for (const [k, v] of Object.entries(all)) if (k.toLowerCase() !== 'content-length') xhr.setRequestHeader(k, v);
+      xhr.upload.onprogress = (e: { loaded: number; total: number; lengthComputable: boolean }) =>
+        onProgress(e.loaded, e.lengthComputable ? e.total : body.size);
+      xhr.onload = () => {
+        if (xhr.status < 200 || xhr.status >= 300) return reject(errorFromResponse(xhr.status, xhr.responseText, url));
+        try {
+          resolve(JSON.parse(xhr.responseText) as T);
+        } catch (err) {
+          reject(new ApiError('E_INTERNAL', `invalid JSON from PUT ${url}`, {}, xhr.status, { cause: err }));
+        }
+      };
+      xhr.onerror = () => reject(this.failure(url, new Error('network error'), signal));
+      xhr.onabort = () =>
+        reject(signal?.reason ?? new ApiError('E_UNAVAILABLE', `upload to ${url} aborted`, { url }, 0));
+      if (signal) {
+        if (signal.aborted) return reject(signal.reason);
+        signal.addEventListener('abort', () => xhr.abort(), { once: true });
+      }
+      xhr.send(body);
+    });
   }
 
   /** fetch with network failures turned into E_UNAVAILABLE; used for streams too. */

@@ -4,10 +4,11 @@ import type { SchedActionInput } from '../core/sched-actions.js';
 import type { VmAction } from '../core/vm-state-machine.js';
 import { ApiError } from './api-error.js';
 import { type EventStreamOptions, streamEvents } from './event-stream.js';
-import { HttpTransport, type TransportOptions } from './http-transport.js';
+import { HttpTransport, hasXhr, type TransportOptions } from './http-transport.js';
 import type {
   ApiObject,
   ChownInput,
+  CloudSummary,
   CreateInput,
   Health,
   HostMonitoring,
@@ -102,6 +103,11 @@ export class OneEdgeClient {
 
   async health(signal?: AbortSignal): Promise<Health> {
     return this.http.request('GET', '/health', { signal });
+  }
+
+  /** VMs and hosts by state, allocated capacity and object counts (what a dashboard shows). */
+  async summary(signal?: AbortSignal): Promise<CloudSummary> {
+    return this.http.request('GET', '/summary', { signal });
   }
 
   async whoami(signal?: AbortSignal): Promise<SessionUser> {
@@ -324,12 +330,44 @@ export class OneEdgeClient {
   async uploadImage(
     id: number,
     body: ReadableStream<Uint8Array> | Blob | Uint8Array,
-    options: { size?: number; sha256?: string; signal?: AbortSignal } = {},
+    options: {
+      size?: number;
+      sha256?: string;
+      signal?: AbortSignal;
+      /** Called as bytes leave (in a browser, for a Blob/File: through XMLHttpRequest's upload progress). */
+      onProgress?: (sent: number, total: number) => void;
+    } = {},
   ): Promise<ApiObject<'image'>> {
     const headers: Record<string, string> = {};
-    if (options.size !== undefined) headers['content-length'] = String(options.size);
     if (options.sha256) headers['x-content-sha256'] = options.sha256;
-    return this.http.upload(`/images/${checkId(id)}/content`, body, headers, options.signal);
+    const path = `/images/${checkId(id)}/content`;
+    const progress = options.onProgress;
+    if (progress && hasXhr() && body instanceof Blob) {
+      return this.http.uploadXhr(path, body, headers, progress, options.signal);
+    }
+    if (options.size !== undefined) headers['content-length'] = String(options.size);
+    let stream = body;
+    if (progress) {
+      const total =
+        options.size ?? (body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : 0);
+      let sent = 0;
+      const source =
+        body instanceof ReadableStream
+          ? body
+          : body instanceof Uint8Array
+            ? new Blob([new Uint8Array(body)]).stream()
+            : body.stream();
+      stream = source.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            sent += chunk.byteLength;
+            progress(sent, total);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+    }
+    return this.http.upload(path, stream, headers, options.signal);
   }
 
   async cloneImage(id: number, name: string, datastoreId?: number): Promise<ApiObject<'image'>> {

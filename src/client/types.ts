@@ -120,6 +120,18 @@ export interface Health {
   database: string;
 }
 
+/** `GET /api/v1/summary`: counts over what the caller may use. */
+export interface CloudSummary {
+  vms: {
+    total: number;
+    /** `PENDING`, `HOLD`, …; ACTIVE VMs as `ACTIVE/<LCM_STATE>`. */
+    by_state: Record<string, number>;
+    allocated: { cpu: number; vcpu: number; memory_mb: number };
+  };
+  hosts: { total: number; by_state: Record<string, number>; reporting: number; cpus: number; memory_mb: number };
+  counts: Record<ObjectKind, number>;
+}
+
 /** One change from `GET /api/v1/events`. */
 export interface ObjectEvent {
   seq: number;

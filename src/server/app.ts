@@ -29,6 +29,7 @@ import { registerImageRoutes } from './routes/image-routes.js';
 import { registerMonitoringRoutes } from './routes/monitoring-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerSchedActionRoutes } from './routes/sched-action-routes.js';
+import { registerSummaryRoutes } from './routes/summary-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTemplateRoutes } from './routes/template-routes.js';
 import { registerUserRoutes } from './routes/user-routes.js';
@@ -174,6 +175,7 @@ export async function buildApp(
       registerEventRoutes(api, ctx);
       registerMonitoringRoutes(api, ctx);
       registerHotplugRoutes(api, ctx);
+      registerSummaryRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

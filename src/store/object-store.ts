@@ -163,6 +163,73 @@ export class ObjectStore {
     return Number(row.n);
   }
 
+  /** How many visible objects are in each (state, lcm_state): one grouped query, no rows read into Node. */
+  async countByState(
+    kind: ObjectKind,
+    query: ListQuery = {},
+  ): Promise<{ state: number; lcm_state: number; n: number }[]> {
+    const { limit: _l, after: _a, ...rest } = query;
+    let q = this.db
+      .selectFrom(TABLE_OF[kind] as 'users')
+      .select(['state', 'lcm_state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['state', 'lcm_state']);
+    q = applyFilters(q, kind, rest);
+    const rows = await q.execute();
+    return rows.map((r) => ({ state: Number(r.state), lcm_state: Number(r.lcm_state), n: Number(r.n) }));
+  }
+
+  /**
+   * Sums numeric top-level template attributes (e.g. CPU, VCPU, MEMORY) over
+   * the VMs matching `query` that hold a host in one of `states`, in the
+   * database. A missing or non-numeric value counts as `fallback[name]` (or 0).
+   */
+  async sumVmTemplate(
+    query: ListQuery,
+    states: readonly number[],
+    names: readonly string[],
+    fallback: Readonly<Record<string, number>> = {},
+  ): Promise<Record<string, number>> {
+    const value = (name: string): RawBuilder<number> => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new OneError('E_INTERNAL', `bad template attribute ${name}`);
+      const dflt = fallback[name] ?? 0;
+      return this.dialect === 'postgres'
+        ? sql<number>`sum(case when (template::jsonb ->> ${name}) ~ '^[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$' then (template::jsonb ->> ${name})::float8 else ${dflt}::float8 end)`
+        : sql<number>`sum(coalesce(cast(json_extract(template, ${`$.${name}`}) as real), ${dflt}))`;
+    };
+    const { limit: _l, after: _a, ...rest } = query;
+    let q = this.db
+      .selectFrom('vms')
+      .select(names.map((n, i) => value(n).as(`v${i}`)))
+      .where('host_id', 'is not', null)
+      .where('state', 'in', states.length > 0 ? [...states] : [-1]);
+    q = applyFilters(q, 'vm', { ...rest, includeDone: true });
+    const row = (await q.executeTakeFirst()) as Record<string, unknown> | undefined;
+    return Object.fromEntries(names.map((n, i) => [n, Number(row?.[`v${i}`] ?? 0) || 0]));
+  }
+
+  /** Hosts matching `query` whose agent reported its machine, and the sum of their CPUs and memory (MB). */
+  async sumHostFacts(query: ListQuery): Promise<{ reporting: number; cpus: number; memoryMb: number }> {
+    const pg = this.dialect === 'postgres';
+    const num = (field: string): RawBuilder<number> =>
+      pg
+        ? sql<number>`sum(case when jsonb_typeof(body::jsonb #> ${`{facts,${field}}`}) = 'number' then (body::jsonb #>> ${`{facts,${field}}`})::float8 else 0 end)`
+        : sql<number>`sum(coalesce(cast(json_extract(body, ${`$.facts.${field}`}) as real), 0))`;
+    const reporting: RawBuilder<number> = pg
+      ? sql<number>`sum(case when jsonb_typeof(body::jsonb -> 'facts') = 'object' then 1 else 0 end)`
+      : sql<number>`sum(case when json_type(body, '$.facts') = 'object' then 1 else 0 end)`;
+    const { limit: _l, after: _a, ...rest } = query;
+    let q = this.db
+      .selectFrom('hosts')
+      .select([reporting.as('reporting'), num('cpus').as('cpus'), num('memoryMb').as('memory')]);
+    q = applyFilters(q, 'host', rest);
+    const row = (await q.executeTakeFirst()) as Record<string, unknown> | undefined;
+    return {
+      reporting: Number(row?.reporting ?? 0) || 0,
+      cpus: Number(row?.cpus ?? 0) || 0,
+      memoryMb: Number(row?.memory ?? 0) || 0,
+    };
+  }
+
   async create<K extends ObjectKind>(kind: K, obj: NewPoolObject<K>): Promise<PoolObject<K>> {
     return this.transaction((tx) => tx.create(kind, obj));
   }

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { LoopbackAgent, waitFor } from '../support/agents.js';
 import { Api } from '../support/api.js';
-import { REPO, TestServer } from '../support/server.js';
+import {
+  launchChromium,
+  login as loginAt,
+  markNotReloaded,
+  nav,
+  newPage as openPage,
+  screenshot,
+  wasNotReloaded,
+} from '../support/browser.js';
+import { TestServer } from '../support/server.js';
 
 /**
  * The web UI in Debian's Chromium (playwright-core, no downloaded browser)
@@ -13,19 +20,6 @@ import { REPO, TestServer } from '../support/server.js';
  * the API and must reach the open page through the event stream: the page is
  * never reloaded (a marker set in the page's global scope must survive).
  */
-const WEB_INDEX = join(REPO, 'web', 'dist', 'index.html');
-const CHROMIUM = process.env.ONEEDGE_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(REPO, 'artifacts', 'screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 const TEMPLATE = `NAME = ui-test
 CPU = 0.5
 VCPU = 2
@@ -47,8 +41,6 @@ USER_INPUTS = [
   REGION = "M|fixed|Region||edge-eu" ]
 `;
 
-type Marked = Record<string, unknown>;
-
 describe('web UI in Chromium', { timeout: 120_000 }, () => {
   let server: TestServer;
   let admin: Api;
@@ -60,43 +52,17 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
   let vmId: number;
   const pageErrors: string[] = [];
 
-  /** A screenshot for people to look at (artifacts/screenshots), without the transient toasts. */
-  const shot = async (name: string) => {
-    for (const close of await page.locator('.pf-v6-c-alert-group.pf-m-toast button').all()) await close.click();
-    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  };
+  const shot = (name: string) => screenshot(page, name);
   const act = async (id: number, action: string, body: Record<string, unknown> = {}) => {
     const res = await admin.post(`/api/v1/vms/${id}/actions/${action}`, body);
     assert.equal(res.status, 200, `${action}: ${JSON.stringify(res.body)}`);
   };
-  const notReloaded = async (p: Page) =>
-    assert.equal(await p.evaluate(() => (globalThis as Marked).__notReloaded), true);
+  const notReloaded = async (p: Page) => assert.equal(await wasNotReloaded(p), true);
 
-  /** A link of the sidebar (the dashboard's cards link to the same pages). */
-  const nav = (p: Page, name: string) =>
-    p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-
-  async function login(p: Page, username: string, password: string): Promise<void> {
-    await p.goto(`${server.url}/`);
-    await p.getByLabel('Username').fill(username);
-    await p.locator('input[type=password]').fill(password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.getByTestId('current-user').getByText(username).waitFor();
-  }
-
-  async function newPage(ctx: BrowserContext): Promise<Page> {
-    const p = await ctx.newPage();
-    p.setDefaultTimeout(10_000);
-    p.on('pageerror', (e) => pageErrors.push(e.message));
-    return p;
-  }
+  const login = (p: Page, username: string, password: string) => loginAt(p, server.url, username, password);
+  const newPage = (ctx: BrowserContext) => openPage(ctx, pageErrors);
 
   before(async () => {
-    if (!existsSync(WEB_INDEX)) {
-      throw new Error(`${WEB_INDEX} is missing: build the web UI first (npm run build:web)`);
-    }
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-    mkdirSync(SHOTS, { recursive: true });
     server = await new TestServer().start();
     admin = await Api.login(server.url, 'oneadmin', server.adminPassword);
     hostId = (await admin.post('/api/v1/hosts', { name: 'edge-1' })).body.id;
@@ -107,7 +73,7 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     const tpl = await admin.post('/api/v1/templates', { template: TEMPLATE.replace('@NET@', String(net.body.id)) });
     assert.equal(tpl.status, 201, JSON.stringify(tpl.body));
     templateId = tpl.body.id;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await newPage(context);
   });
@@ -121,9 +87,7 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     await login(page, 'oneadmin', server.adminPassword);
     await page.locator('[data-testid="event-status"][data-status="live"]').waitFor();
     await page.getByTestId('hosts-by-state').locator('[data-state="INIT"] strong').getByText('1').waitFor();
-    await page.evaluate(() => {
-      (globalThis as Marked).__notReloaded = true;
-    });
+    await markNotReloaded(page);
   });
 
   test('instantiates a template through the form generated from its USER_INPUTS', async () => {
@@ -218,6 +182,8 @@ describe('web UI in Chromium', { timeout: 120_000 }, () => {
     // Its host has no agent connected: the log tab says so, with the API's code.
     await open('Log', 'The log could not be read');
     await page.getByRole('tabpanel').getByText('E_HOST_UNREACHABLE').first().waitFor();
+    // No GRAPHICS: the console tab shows the workload's output instead of a VNC screen.
+    await open('Console', 'has no VNC console');
     await open('Placement', 'deploy');
     // PatternFly tables have the grid role.
     await page.getByLabel('Placement history').getByText('edge-1').waitFor();

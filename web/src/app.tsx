@@ -45,7 +45,13 @@ export const NAV: { group?: string; items: { to: string; label: string }[] }[] =
       { to: '/datastores', label: 'Datastores' },
     ],
   },
-  { group: 'Network', items: [{ to: '/vnets', label: 'Virtual Networks' }] },
+  {
+    group: 'Network',
+    items: [
+      { to: '/vnets', label: 'Virtual Networks' },
+      { to: '/secgroups', label: 'Security Groups' },
+    ],
+  },
   {
     group: 'Infrastructure',
     items: [

@@ -2,6 +2,7 @@ import { EmptyState, EmptyStateBody, PageSection } from '@patternfly/react-core'
 import type { ObjectKind } from './api';
 import { ToastProvider } from './components/toasts';
 import { DashboardPage } from './pages/dashboard-page';
+import { ImagesPage } from './pages/image-pages';
 import { ObjectDetailPage } from './pages/object-detail-page';
 import { ClustersPage, GroupsPage, HostsPage, PoolPage } from './pages/pool-page';
 import { NewTemplatePage, TemplateDetailPage } from './pages/template-pages';
@@ -32,6 +33,7 @@ function page(path: string) {
   if (path === '/templates') return <PoolPage kind="template" />;
   if (path === '/templates/new') return <NewTemplatePage />;
   if (path === '/hosts') return <HostsPage />;
+  if (path === '/images') return <ImagesPage />;
   if (path === '/clusters') return <ClustersPage />;
   if (path === '/groups') return <GroupsPage />;
   let m = matchPath('/vms/:id', path);

@@ -17,11 +17,11 @@ import {
   TextInput,
 } from '@patternfly/react-core';
 import { useId, useMemo, useState } from 'react';
-import type { ApiObject } from '../api';
+import { type ApiObject, readUserInputs } from '../api';
 import { usePool } from '../data/hooks';
 import { useSession } from '../data/session';
+import { answersToSend, checkAnswer, initialAnswers } from '../lib/answers';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
-import { answersToSend, checkAnswer, initialAnswers, readUserInputs } from '../lib/user-inputs';
 import { ErrorAlert, ScrollIntoView } from './error-alert';
 import { UserInputsForm } from './user-inputs-form';
 
@@ -44,10 +44,11 @@ export function InstantiateModal({
   const templates = usePool('template');
   const [chosenId, setChosenId] = useState<number | undefined>(fixedTemplate?.id);
   const template = fixedTemplate ?? templates.items.find((t) => t.id === chosenId);
-  const { inputs, problems } = useMemo(
-    () => (template ? readUserInputs(template.template) : { inputs: [], problems: [] }),
-    [template],
-  );
+  const { inputs, problems } = useMemo(() => {
+    if (!template) return { inputs: [], problems: [] };
+    const { inputs, issues } = readUserInputs(template.template);
+    return { inputs, problems: issues };
+  }, [template]);
   const [answers, setAnswers] = useState<Record<string, string>>({});
   const [answersFor, setAnswersFor] = useState<number | undefined>(undefined);
   if (template && answersFor !== template.id) {
@@ -164,8 +165,8 @@ export function InstantiateModal({
           {problems.length > 0 && (
             <Alert variant="warning" isInline title="Some USER_INPUTS definitions are malformed">
               {problems.map((p) => (
-                <div key={p.name}>
-                  {p.name}: {p.message}
+                <div key={p.attribute}>
+                  {p.attribute}: {p.message}
                 </div>
               ))}
             </Alert>

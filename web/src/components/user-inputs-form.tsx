@@ -11,7 +11,10 @@ import {
   TextArea,
   TextInput,
 } from '@patternfly/react-core';
-import type { UserInput } from '../lib/user-inputs';
+import type { UserInputDescriptor } from '../api';
+import { optionsText } from '../lib/answers';
+
+type UserInput = UserInputDescriptor;
 
 /**
  * The form OpenNebula generates from a template's USER_INPUTS: one control per
@@ -65,7 +68,7 @@ export function UserInputsForm({
                 ) : (
                   <HelperTextItem id={`${id}-helper`}>
                     <code>${input.name}</code> · {input.type}
-                    {input.type === 'range' || input.type === 'range-float' ? ` ${input.min}..${input.max}` : ''}
+                    {input.type === 'range' || input.type === 'range-float' ? ` ${optionsText(input)}` : ''}
                     {input.type === 'text64' ? ' (sent base64-encoded)' : ''}
                     {input.type === 'fixed' ? ' (fixed by the template)' : ''}
                   </HelperTextItem>
@@ -135,8 +138,7 @@ function InputControl({
       );
     case 'range':
     case 'range-float': {
-      const min = input.min ?? 0;
-      const max = input.max ?? 100;
+      const { min, max } = input.options;
       const step = input.type === 'range' ? 1 : Math.max((max - min) / 100, 0.001);
       const current = value === '' ? min : Number(value);
       return (
@@ -162,7 +164,7 @@ function InputControl({
       return (
         <FormSelect id={id} value={value} validated={validated} onChange={(_e, v) => onChange(v)} {...described}>
           {(!input.mandatory || value === '') && <FormSelectOption value="" label="—" />}
-          {(input.choices ?? []).map((c) => (
+          {input.options.map((c) => (
             <FormSelectOption key={c} value={c} label={c} />
           ))}
         </FormSelect>
@@ -171,14 +173,14 @@ function InputControl({
       const chosen = new Set(value.split(',').filter(Boolean));
       return (
         <div id={id} className="oe-checkgroup" {...described}>
-          {(input.choices ?? []).map((c) => (
+          {input.options.map((c) => (
             <Checkbox
               key={c}
               id={`${id}-${c}`}
               label={c}
               isChecked={chosen.has(c)}
               onChange={(_e, on) => {
-                const next = (input.choices ?? []).filter((x) => (x === c ? on : chosen.has(x)));
+                const next = input.options.filter((x) => (x === c ? on : chosen.has(x)));
                 onChange(next.join(','));
               }}
             />

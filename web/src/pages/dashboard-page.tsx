@@ -14,50 +14,50 @@ import {
   ProgressMeasureLocation,
 } from '@patternfly/react-core';
 import { useMemo } from 'react';
-import { type ApiObject, HOST_STATE_LIST, type ObjectKind } from '../api';
+import { HOST_STATE_LIST, type ObjectKind } from '../api';
 import { BarChart } from '../components/bar-chart';
 import { ErrorAlert } from '../components/error-alert';
 import { PageHeader } from '../components/page-header';
-import { usePool } from '../data/hooks';
-import { formatMb, num } from '../lib/format';
+import { useSummary } from '../data/summary';
+import { formatMb } from '../lib/format';
 import { hostShortState, hostStateColor, VM_GROUP_COLORS, VM_STATE_GROUPS, vmStateGroup } from '../lib/states';
 import { Link } from '../router';
-import { hostAgent, KIND_INFO } from './kind-columns';
-
-/** VM states that hold capacity on their host (OpenNebula charges POWEROFF and SUSPENDED too). */
-const CHARGED = new Set(['ACTIVE', 'POWEROFF', 'SUSPENDED']);
+import { KIND_INFO } from './kind-columns';
 
 export function DashboardPage() {
-  const vms = usePool('vm');
-  const hosts = usePool('host');
+  const { summary, error } = useSummary();
+  const vmTotal = summary?.vms.total;
 
   const vmBars = useMemo(() => {
     const counts = new Map<string, number>(VM_STATE_GROUPS.map((g) => [g, 0]));
-    for (const vm of vms.items) {
-      const g = vmStateGroup(vm);
-      counts.set(g, (counts.get(g) ?? 0) + 1);
+    for (const [key, n] of Object.entries(summary?.vms.by_state ?? {})) {
+      const [state, lcm_state] = key.split('/');
+      const g = vmStateGroup({ state: state ?? '', lcm_state: lcm_state ?? '' });
+      counts.set(g, (counts.get(g) ?? 0) + n);
     }
     return VM_STATE_GROUPS.map((g) => ({
       label: g.toLowerCase(),
       value: counts.get(g) ?? 0,
       color: VM_GROUP_COLORS[g],
     }));
-  }, [vms.items]);
+  }, [summary]);
 
-  const hostCounts = useMemo(() => {
-    const counts = new Map<string, number>();
-    for (const h of hosts.items) counts.set(h.state ?? '', (counts.get(h.state ?? '') ?? 0) + 1);
-    return counts;
-  }, [hosts.items]);
-
-  const capacity = useMemo(() => capacityOf(vms.items, hosts.items), [vms.items, hosts.items]);
+  const hostCounts = summary?.hosts.by_state ?? {};
+  const hostTotal = summary?.hosts.total ?? 0;
+  const capacity = {
+    cpu: summary?.vms.allocated.cpu ?? 0,
+    vcpu: summary?.vms.allocated.vcpu ?? 0,
+    memory: summary?.vms.allocated.memory_mb ?? 0,
+    hostCpus: summary?.hosts.cpus ?? 0,
+    hostMemory: summary?.hosts.memory_mb ?? 0,
+    reporting: summary?.hosts.reporting ?? 0,
+  };
 
   return (
     <>
       <PageHeader title="Dashboard" description="The cloud at a glance; every number follows the event stream." />
       <PageSection>
-        {vms.error && <ErrorAlert error={vms.error} title="Cannot list VMs" />}
-        {hosts.error && <ErrorAlert error={hosts.error} title="Cannot list hosts" />}
+        {error && <ErrorAlert error={error} title="Cannot read the summary" />}
         <Grid hasGutter>
           <GridItem lg={8} md={12}>
             <Card data-testid="vms-by-state" isFullHeight>
@@ -66,8 +66,8 @@ export function DashboardPage() {
                   <FlexItem>VMs by state</FlexItem>
                   <FlexItem>
                     <Link to="/vms" className="oe-card-total" data-testid="vm-total">
-                      {vms.loading && vms.items.length === 0 ? '…' : vms.items.length} VM
-                      {vms.items.length === 1 ? '' : 's'}
+                      {vmTotal === undefined ? '…' : vmTotal} VM
+                      {vmTotal === 1 ? '' : 's'}
                     </Link>
                   </FlexItem>
                 </Flex>
@@ -92,7 +92,7 @@ export function DashboardPage() {
                   <FlexItem>Hosts by state</FlexItem>
                   <FlexItem>
                     <Link to="/hosts" className="oe-card-total">
-                      {hosts.items.length} host{hosts.items.length === 1 ? '' : 's'}
+                      {hostTotal} host{hostTotal === 1 ? '' : 's'}
                     </Link>
                   </FlexItem>
                 </Flex>
@@ -105,7 +105,7 @@ export function DashboardPage() {
                         {hostShortState(s)}
                       </Label>
                       <span className="oe-state-name">{s}</span>
-                      <strong>{hostCounts.get(s) ?? 0}</strong>
+                      <strong>{hostCounts[s] ?? 0}</strong>
                     </li>
                   ))}
                 </ul>
@@ -134,7 +134,7 @@ export function DashboardPage() {
                   Allocated: what VMs that hold a host (running, powered off, suspended) asked for.{' '}
                   {capacity.reporting === 0
                     ? 'Totals appear when host agents report their machines (no host has yet).'
-                    : `Totals from ${capacity.reporting} of ${hosts.items.length} host(s) whose agents reported.`}
+                    : `Totals from ${capacity.reporting} of ${hostTotal} host(s) whose agents reported.`}
                 </Content>
               </CardBody>
             </Card>
@@ -142,7 +142,7 @@ export function DashboardPage() {
         </Grid>
         <Gallery hasGutter minWidths={{ default: '180px' }} className="oe-spaced">
           {(['template', 'image', 'datastore', 'vnet', 'cluster', 'user', 'group'] as const).map((k) => (
-            <PoolCount key={k} kind={k} />
+            <PoolCount key={k} kind={k} count={summary?.counts[k]} />
           ))}
         </Gallery>
       </PageSection>
@@ -150,15 +150,14 @@ export function DashboardPage() {
   );
 }
 
-function PoolCount({ kind }: { kind: ObjectKind }) {
-  const pool = usePool(kind);
+function PoolCount({ kind, count }: { kind: ObjectKind; count: number | undefined }) {
   const info = KIND_INFO[kind];
   return (
     <Card isCompact data-testid={`count-${kind}`}>
       <CardTitle>
         <Link to={`/${info.path}`}>{info.title}</Link>
       </CardTitle>
-      <CardBody className="oe-big">{pool.error ? '—' : pool.items.length}</CardBody>
+      <CardBody className="oe-big">{count ?? '…'}</CardBody>
     </Card>
   );
 }
@@ -196,27 +195,4 @@ function CapacityBar({
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;
-}
-
-function capacityOf(vms: readonly ApiObject<'vm'>[], hosts: readonly ApiObject<'host'>[]) {
-  let cpu = 0;
-  let vcpu = 0;
-  let memory = 0;
-  for (const vm of vms) {
-    if (!CHARGED.has(vm.state ?? '') || vm.host_id === null) continue;
-    cpu += num(vm.template.CPU);
-    vcpu += num(vm.template.VCPU) || 1;
-    memory += num(vm.template.MEMORY);
-  }
-  let hostCpus = 0;
-  let hostMemory = 0;
-  let reporting = 0;
-  for (const h of hosts) {
-    const facts = hostAgent(h).facts;
-    if (!facts) continue;
-    reporting++;
-    hostCpus += facts.cpus ?? 0;
-    hostMemory += facts.memoryMb ?? 0;
-  }
-  return { cpu, vcpu, memory, hostCpus, hostMemory, reporting };
 }

@@ -1,7 +1,5 @@
 import {
   Button,
-  EmptyState,
-  EmptyStateBody,
   Flex,
   FlexItem,
   Form,
@@ -18,8 +16,9 @@ import {
 } from '@patternfly/react-core';
 import { type ReactNode, useMemo, useState } from 'react';
 import type { ApiObject, ObjectKind } from '../api';
-import { Facts, VectorTable, vectors } from '../components/attributes';
+import { Facts } from '../components/attributes';
 import { ErrorAlert } from '../components/error-alert';
+import { HostMonitoringPanel } from '../components/monitoring-panels';
 import { NameLink } from '../components/name-link';
 import { NumaView } from '../components/numa-view';
 import { OwnershipActions } from '../components/object-actions';
@@ -33,6 +32,7 @@ import { useSession } from '../data/session';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
 import { formatMb, formatTime } from '../lib/format';
 import { columnsFor, hostAgent, hrefOf, KIND_INFO } from './kind-columns';
+import { SecgroupRules, VnetAddresses } from './network-tabs';
 import { VM_COLUMNS } from './vms-page';
 
 interface ExtraTab {
@@ -169,6 +169,12 @@ function kindFacts(kind: ObjectKind, o: ApiObject): [string, ReactNode][] {
         ['Datastore driver', d.ds_mad],
         ['Transfer driver', d.tm_mad],
         ['Clusters', d.cluster_ids.join(', ')],
+        [
+          'Capacity',
+          d.total_mb === undefined
+            ? 'not measured'
+            : `${formatMb(d.used_mb ?? 0)} used, ${formatMb(d.free_mb ?? 0)} free of ${formatMb(d.total_mb)}`,
+        ],
       ];
     }
     case 'vnet': {
@@ -177,6 +183,13 @@ function kindFacts(kind: ObjectKind, o: ApiObject): [string, ReactNode][] {
         ['State', v.state],
         ['Driver', v.vn_mad],
         ['Bridge', v.bridge],
+        ['VLAN / VNI', v.vlan_id ?? ''],
+        ['Address ranges', v.ar_pool?.length ?? 0],
+        ['Leases', v.used_leases ?? 0],
+        [
+          'Parent network',
+          v.parent_network_id == null ? '' : <NameLink key="p" kind="vnet" id={v.parent_network_id} />,
+        ],
         ['Clusters', v.cluster_ids.join(', ')],
       ];
     }
@@ -202,36 +215,14 @@ function extraTabs(kind: ObjectKind, o: ApiObject): ExtraTab[] {
         {
           key: 'monitoring',
           title: 'Monitoring',
-          body: (
-            <EmptyState titleText="No monitoring data yet" headingLevel="h2" variant="sm">
-              <EmptyStateBody>
-                CPU and memory usage graphs appear here once the host's agent pushes monitoring data (#4).
-              </EmptyStateBody>
-            </EmptyState>
-          ),
+          body: <HostMonitoringPanel host={o as ApiObject<'host'>} />,
         },
         { key: 'numa', title: 'NUMA', body: <NumaView host={o as ApiObject<'host'>} /> },
       ];
     case 'vnet':
-      return [
-        {
-          key: 'ar',
-          title: 'Address ranges',
-          body: (
-            <>
-              <VectorTable
-                ariaLabel="Address ranges"
-                rows={vectors(o.template, 'AR')}
-                preferred={['AR_ID', 'TYPE', 'IP', 'IP6', 'MAC', 'SIZE', 'GLOBAL_PREFIX', 'ULA_PREFIX']}
-                empty="No address ranges"
-              />
-              <p className="oe-muted oe-spaced">
-                Leases (which VM holds which address) are listed here once the network service tracks them (#6).
-              </p>
-            </>
-          ),
-        },
-      ];
+      return [{ key: 'ar', title: 'Addresses and leases', body: <VnetAddresses vnet={o as ApiObject<'vnet'>} /> }];
+    case 'secgroup':
+      return [{ key: 'rules', title: 'Rules', body: <SecgroupRules secgroup={o as ApiObject<'secgroup'>} /> }];
     case 'user':
       return [{ key: 'groups', title: 'Groups and password', body: <UserAdmin user={o as ApiObject<'user'>} /> }];
     case 'group':

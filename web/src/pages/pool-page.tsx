@@ -18,6 +18,7 @@ const DESCRIPTIONS: Partial<Record<ObjectKind, string>> = {
   image: 'Disk images in the image datastores.',
   datastore: 'Image, system and file datastores.',
   vnet: 'Virtual networks and their address ranges.',
+  secgroup: 'Firewall rules for VM NICs (nftables on the hosts), applied live.',
   cluster: 'Groups of hosts sharing datastores and networks.',
   host: 'Edge hosts; each runs the ONEedge agent.',
   user: 'Users, their groups and passwords.',

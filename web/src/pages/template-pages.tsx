@@ -13,6 +13,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useState } from 'react';
+import { readUserInputs } from '../api';
 import { Facts } from '../components/attributes';
 import { ErrorAlert } from '../components/error-alert';
 import { InstantiateModal } from '../components/instantiate-modal';
@@ -22,9 +23,9 @@ import { EditableTemplate, type FormatChoice, TemplateTextField } from '../compo
 import { useToast } from '../components/toasts';
 import { useObject } from '../data/hooks';
 import { useSession } from '../data/session';
+import { optionsText } from '../lib/answers';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
 import { formatTime } from '../lib/format';
-import { readUserInputs } from '../lib/user-inputs';
 import { navigate } from '../router';
 
 const STARTER = `NAME = "my-vm"
@@ -123,7 +124,7 @@ export function TemplateDetailPage({ id }: { id: number }) {
       </>
     );
   }
-  const { inputs, problems } = readUserInputs(tpl.template);
+  const { inputs, issues: problems } = readUserInputs(tpl.template);
   return (
     <>
       <PageHeader
@@ -164,8 +165,8 @@ export function TemplateDetailPage({ id }: { id: number }) {
             <div className="oe-tab-body">
               {problems.map((p) => (
                 <ErrorAlert
-                  key={p.name}
-                  error={{ code: 'E_TEMPLATE_INVALID', message: `${p.name}: ${p.message}`, details: {} }}
+                  key={p.attribute}
+                  error={{ code: 'E_TEMPLATE_INVALID', message: `${p.attribute}: ${p.message}`, details: {} }}
                 />
               ))}
               <Table aria-label="User inputs" variant="compact">
@@ -187,7 +188,7 @@ export function TemplateDetailPage({ id }: { id: number }) {
                       </Td>
                       <Td>{i.type}</Td>
                       <Td>{i.description}</Td>
-                      <Td>{i.choices ? i.choices.join(', ') : i.min !== undefined ? `${i.min}..${i.max}` : ''}</Td>
+                      <Td>{optionsText(i)}</Td>
                       <Td>{i.type === 'password' && i.default ? '••••' : (i.default ?? '')}</Td>
                       <Td>{i.mandatory ? 'yes' : 'no'}</Td>
                     </Tr>

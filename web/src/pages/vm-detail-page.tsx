@@ -3,8 +3,6 @@ import {
   Card,
   CardBody,
   CardTitle,
-  EmptyState,
-  EmptyStateBody,
   Flex,
   FlexItem,
   Form,
@@ -28,6 +26,7 @@ import { type ApiObject, VM_ACTIONS, type VmAction } from '../api';
 import { Facts, single, VectorTable, vectors } from '../components/attributes';
 import { ConfirmModal } from '../components/confirm-modal';
 import { ErrorAlert } from '../components/error-alert';
+import { VmMonitoringPanel } from '../components/monitoring-panels';
 import { NameLink } from '../components/name-link';
 import { OwnershipActions } from '../components/object-actions';
 import { PageHeader } from '../components/page-header';
@@ -35,6 +34,7 @@ import { VmStateLabel } from '../components/state-label';
 import { TemplateView } from '../components/template-view';
 import { useToast } from '../components/toasts';
 import { VmLog } from '../components/vm-log';
+import { hasVncGraphics, VncConsole } from '../components/vnc-console';
 import { useLoader, useObject, usePool } from '../data/hooks';
 import { useSession } from '../data/session';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
@@ -171,17 +171,24 @@ export function VmDetailPage({ id }: { id: number }) {
             </div>
           </Tab>
           <Tab eventKey="monitoring" title={<TabTitleText>Monitoring</TabTitleText>}>
-            <div className="oe-tab-body">
-              <EmptyState titleText="No monitoring data yet" headingLevel="h2" variant="sm">
-                <EmptyStateBody>
-                  CPU, memory, disk and network graphs of this VM appear here once its host's agent pushes monitoring
-                  data (issue #4). Nothing is shown until then rather than made-up numbers.
-                </EmptyStateBody>
-              </EmptyState>
-            </div>
+            <div className="oe-tab-body">{tab === 'monitoring' ? <VmMonitoringPanel vm={vm} /> : null}</div>
           </Tab>
           <Tab eventKey="log" title={<TabTitleText>Log</TabTitleText>}>
             <div className="oe-tab-body">{tab === 'log' ? <VmLog vmId={vm.id} revision={vm.revision} /> : null}</div>
+          </Tab>
+          <Tab eventKey="console" title={<TabTitleText>Console</TabTitleText>}>
+            <div className="oe-tab-body">
+              {tab !== 'console' ? null : hasVncGraphics(vm) ? (
+                <VncConsole vm={vm} />
+              ) : (
+                <>
+                  <p className="oe-muted">
+                    This VM has no VNC console (GRAPHICS = [ TYPE = VNC ]); its workload's output follows.
+                  </p>
+                  <VmLog vmId={vm.id} revision={vm.revision} />
+                </>
+              )}
+            </div>
           </Tab>
           <Tab eventKey="placement" title={<TabTitleText>Placement</TabTitleText>}>
             <PlacementTab vm={vm} />
