@@ -405,6 +405,14 @@ while :; do sleep 1; done" ]
       90_000,
     );
     assert.equal(readFileSync(`/proc/${pidOf(moved)}/root/mnt/vda/note`, 'utf8'), 'moved\n', 'written on host 1');
+    // Powered off, its disk's newest content is on host 2 only: moving it parked is refused.
+    assert.equal((await api.post(`/api/v1/vms/${id}/actions/poweroff`, {})).status, 200);
+    await waitFor('mover powered off', async () => (await vm(id)).state === 'POWEROFF', 60_000);
+    const parked = await api.post(`/api/v1/vms/${id}/actions/migrate`, { host_id: h1.hostId });
+    assert.equal(parked.status, 409, JSON.stringify(parked.body));
+    assert.equal(parked.body.error.code, 'E_VM_ACTION_STATE');
+    assert.match(parked.body.error.message, /persistent disk image/);
+    assert.equal((await vm(id)).host_id, h2.hostId, 'nothing changed');
     await api.del(`/api/v1/vms/${id}`);
     await waitFor('mover done', async () => (await vm(id)).state === 'DONE', 30_000);
   });

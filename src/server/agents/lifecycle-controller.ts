@@ -25,7 +25,7 @@ import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import { type SchedulerConfig, schedule } from '../../scheduler/index.js';
 import { type AnyRow, rowToObject, type Store, type TxStore } from '../../store/index.js';
 import { endsHotplug, settleInTx } from '../services/hotplug-settle.js';
-import { releaseImages } from '../services/image-usage.js';
+import { diskImageIds, releaseImages } from '../services/image-usage.js';
 import { nicGroupIds } from '../services/secgroup-service.js';
 import { applyTransitionEffects, contextOf, opHostOf, phaseOf, type VmService } from '../services/vm-service.js';
 import type { AgentEvents, AgentGateway } from './agent-gateway.js';
@@ -436,6 +436,21 @@ export class LifecycleController implements AgentEvents {
       systemDs,
       (id) => byHost.get(id),
     );
+    // Parked VMs with persistent disks cannot be moved (their data is on the host; vm-service
+    // refuses the migrate): leave them out of rescheduling and say why.
+    const persistent = new Set(images.filter((i) => i.body.persistent).map((i) => i.id));
+    const byVm = new Map(vms.map((v) => [v.id, v]));
+    const parked = snapshot.vms.filter((p) => {
+      const v = byVm.get(p.id);
+      return p.resched && v?.state === VM_STATES.POWEROFF && diskImageIds(v.template).some((id) => persistent.has(id));
+    });
+    if (parked.length > 0) {
+      snapshot = { ...snapshot, vms: snapshot.vms.filter((p) => !parked.includes(p)) };
+      for (const p of parked) {
+        const v = byVm.get(p.id) as PoolObject<'vm'>;
+        await this.setSchedMessage(v, 'not rescheduled while powered off: it has persistent disks on its host');
+      }
+    }
     if (snapshot.vms.length === 0) return;
     if (snapshot.vms.some((v) => hasAutoNic(v.template))) {
       const [vnets, users] = await Promise.all([this.store.objects.list('vnet'), this.store.objects.list('user')]);

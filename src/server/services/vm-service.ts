@@ -34,7 +34,7 @@ import { checkVmExpressions } from '../../scheduler/index.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { principalOf } from '../auth/sessions.js';
 import { endsHotplug, settleInTx } from './hotplug-settle.js';
-import { acquireImages, releaseImages, resolveDiskImages } from './image-usage.js';
+import { acquireImages, diskImageIds, releaseImages, resolveDiskImages } from './image-usage.js';
 import { checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
 import { resolveOsFiles } from './os-files.js';
 import { readTemplate, type TemplateInput } from './template-input.js';
@@ -345,6 +345,7 @@ export class VmService {
     params: ActionParams,
   ): Promise<PoolObject<'vm'>> {
     const meta = VM_ACTIONS[action];
+    if (action.startsWith('migrate') && vm.state === VM_STATES.POWEROFF) await refuseParkedPersistentMove(tx, vm);
     const t = applyAction(phaseOf(vm), action, contextOf(vm));
     const body: VmBody = {
       ...vm.body,
@@ -566,4 +567,27 @@ function refError(ref: TemplateReference, message: string): OneError {
     attribute: ref.attribute,
     ...(ref.line !== undefined ? { line: ref.line, column: ref.column } : {}),
   });
+}
+
+/**
+ * A powered-off VM's persistent disks hold what it wrote on its host, and a
+ * parked VM's migration has no step on that host to copy them back first:
+ * refuse rather than start it elsewhere from the image as it was. (A running
+ * VM's cold migration copies them back when it stops; undeploy/resume too.)
+ */
+async function refuseParkedPersistentMove(tx: TxStore, vm: PoolObject<'vm'>): Promise<void> {
+  const persistent = await persistentDiskImages(tx, vm.template);
+  if (persistent.length === 0) return;
+  throw new OneError(
+    'E_VM_ACTION_STATE',
+    `VM ${vm.id} is powered off with persistent disk image(s) ${persistent.join(', ')} on its host: resume it and migrate it running (its disks are copied back when it stops), or undeploy and resume it`,
+    { action: 'migrate', state: 'POWEROFF', images: persistent },
+  );
+}
+
+/** Ids of the persistent images among a template's DISKs. */
+export async function persistentDiskImages(tx: TxStore, template: Template): Promise<number[]> {
+  const out: number[] = [];
+  for (const id of new Set(diskImageIds(template))) if ((await tx.get('image', id))?.body.persistent) out.push(id);
+  return out;
 }
