@@ -9,6 +9,7 @@ import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
 import { BIN, TestServer } from './support/server.js';
+import { fetchInWorkload, instantiateTemplate, workloadPid } from './support/vms.js';
 
 const run = promisify(execFile);
 const skip = netnsSkipReason();
@@ -52,32 +53,9 @@ describe('hot-plug of NICs and disks on running containers', { skip }, () => {
       },
       60_000,
     );
-  const create = async (text: string): Promise<number> => {
-    const t = await api.post('/api/v1/templates', { template: text });
-    assert.equal(t.status, 201, JSON.stringify(t.body));
-    const r = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {});
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-    return r.body.items[0].id;
-  };
-  const agentOf = (v: VmView) => agents.find((a) => a.hostId === v.host_id) as TestAgent;
-  const pidOf = (v: VmView) =>
-    (
-      JSON.parse(readFileSync(join(agentOf(v).stateDir, 'workloads.json'), 'utf8')) as { vmId: number; pid: number }[]
-    ).find((r) => r.vmId === v.id)?.pid as number;
-  const fetchFrom = async (from: VmView, url: string): Promise<string | null> => {
-    try {
-      const { stdout } = await run(
-        'nsenter',
-        [`--net=/proc/${pidOf(from)}/ns/net`, '--', 'curl', '-sf', '-m', '2', url],
-        {
-          timeout: 8000,
-        },
-      );
-      return stdout.trim();
-    } catch {
-      return null;
-    }
-  };
+  const create = (text: string) => instantiateTemplate(api, text);
+  const pidOf = (v: VmView) => workloadPid(agents, v);
+  const fetchFrom = (from: VmView, url: string) => fetchInWorkload(pidOf(from), url);
   const linksIn = async (v: VmView) =>
     (await run('nsenter', [`--net=/proc/${pidOf(v)}/ns/net`, '--', 'ip', '-o', 'addr', 'show'])).stdout;
   const hostLinks = async (i: number) => lab.exec(lab.hosts[i] as never, ['ip', '-o', 'link', 'show']);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
 import { TestServer } from './support/server.js';
+import { fetchInWorkload, instantiateTemplate, workloadPid } from './support/vms.js';
 
 const skip = netnsSkipReason();
 
@@ -61,36 +60,12 @@ describe('virtual networks across edge hosts', { skip }, () => {
       },
       60_000,
     );
-  const create = async (text: string): Promise<number> => {
-    const t = await api.post('/api/v1/templates', { template: text });
-    assert.equal(t.status, 201, JSON.stringify(t.body));
-    const r = await api.post(`/api/v1/templates/${t.body.id}/instantiate`, {});
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-    return r.body.items[0].id;
-  };
+  const create = (text: string) => instantiateTemplate(api, text);
   const nicOf = (v: VmView) =>
     (Array.isArray(v.template.NIC) ? v.template.NIC[0] : v.template.NIC) as Record<string, string>;
-  const agentOf = (v: VmView) => agents.find((a) => a.hostId === v.host_id) as TestAgent;
-  const pidOf = (v: VmView) =>
-    (
-      JSON.parse(readFileSync(join(agentOf(v).stateDir, 'workloads.json'), 'utf8')) as { vmId: number; pid: number }[]
-    ).find((r) => r.vmId === v.id)?.pid as number;
+  const pidOf = (v: VmView) => workloadPid(agents, v);
   /** HTTP GET from inside a VM's own network namespace (busybox wget). */
-  const fetchFrom = async (from: VmView, url: string): Promise<string | null> => {
-    try {
-      const { execFile } = await import('node:child_process');
-      return await new Promise((resolve, reject) =>
-        execFile(
-          'nsenter',
-          [`--net=/proc/${pidOf(from)}/ns/net`, '--', 'curl', '-sf', '-m', '2', url],
-          { timeout: 8000 },
-          (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
-        ),
-      );
-    } catch {
-      return null;
-    }
-  };
+  const fetchFrom = (from: VmView, url: string) => fetchInWorkload(pidOf(from), url);
   const links = async (i: number) => lab.exec(lab.hosts[i] as never, ['ip', '-o', 'link', 'show']);
 
   before(async () => {
