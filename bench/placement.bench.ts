@@ -180,6 +180,8 @@ interface Run {
   scheduleMs: number;
   applyMs: number;
   cpuMs: number;
+  /** CPU of each phase: load, snapshot, schedule, apply. */
+  phaseCpuMs: [number, number, number, number];
 }
 
 async function run(hosts: number): Promise<Run> {
@@ -192,17 +194,24 @@ async function run(hosts: number): Promise<Run> {
     const profile = new MeasuredProfile();
     await profile.start();
     const cpu0 = process.cpuUsage();
+    const cpuNow = () => {
+      const c = process.cpuUsage(cpu0);
+      return (c.user + c.system) / 1000;
+    };
     const t0 = performance.now();
     const [hostObjs, vmObjs] = await Promise.all([store.objects.list('host'), store.objects.list('vm')]);
     const t1 = performance.now();
+    const c1 = cpuNow();
     const snapshot = buildSnapshot(hostObjs, vmObjs, () => true);
     const t2 = performance.now();
+    const c2 = cpuNow();
     const plan = schedule(snapshot);
     const t3 = performance.now();
-    const seen = new Map(vmObjs.map((v) => [v.id, v.revision]));
-    const applied = await applyPlan(store, vmsService, SYSTEM, plan, seen);
+    const c3 = cpuNow();
+    const known = new Map(vmObjs.map((v) => [v.id, v]));
+    const applied = await applyPlan(store, vmsService, SYSTEM, plan, known);
     const t4 = performance.now();
-    const cpu = process.cpuUsage(cpu0);
+    const c4 = cpuNow();
     await profile.stop(`placement-${hosts}`);
     return {
       hosts,
@@ -213,7 +222,8 @@ async function run(hosts: number): Promise<Run> {
       snapshotMs: t2 - t1,
       scheduleMs: t3 - t2,
       applyMs: t4 - t3,
-      cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuMs: c4,
+      phaseCpuMs: [c1, c2 - c1, c3 - c2, c4 - c3],
     };
   } finally {
     await store.close();
@@ -234,6 +244,7 @@ for (const hosts of HOST_COUNTS) {
   console.log(
     `  load ${fmt(r.loadMs)} ms · snapshot ${fmt(r.snapshotMs)} ms · schedule ${fmt(r.scheduleMs)} ms · apply ${fmt(r.applyMs)} ms · total ${fmt(total)} ms`,
   );
+  console.log(`  CPU per phase (ms): ${r.phaseCpuMs.map(fmt).join(' · ')} · total ${fmt(r.cpuMs)}`);
   console.log(
     `  placements/s end to end: ${fmt((r.placed / total) * 1000)} (${(((r.placed / total) * 1000) / GOAL).toFixed(2)}× the ${fmt(GOAL)}/s goal); per CPU-second: ${fmt((r.placed / r.cpuMs) * 1000)}`,
   );

@@ -10,8 +10,16 @@ export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgre
 export interface OpenedDatabase {
   db: Kysely<Database>;
   kind: DatabaseConfig['kind'];
+  /**
+   * SQLite only: runs a write statement on the one connection, inside whatever
+   * transaction is open on it, and returns the rows changed. It skips Kysely's
+   * per-query machinery (~4 µs a statement) for the store's hottest write.
+   */
+  runWrite?: RunWrite;
   close(): Promise<void>;
 }
+
+export type RunWrite = (sql: string, params: readonly unknown[]) => number;
 
 const PG_INT8 = 20;
 
@@ -22,17 +30,17 @@ const PG_INT8 = 20;
  * every bigint we store is a millisecond timestamp.
  */
 export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
-  const db = config.kind === 'sqlite' ? openSqlite(config.path) : openPostgres(config);
+  const { db, runWrite } = config.kind === 'sqlite' ? openSqlite(config.path) : { db: openPostgres(config) };
   try {
     await migrate(db);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return { db, kind: config.kind, close: () => db.destroy() };
+  return { db, kind: config.kind, ...(runWrite ? { runWrite } : {}), close: () => db.destroy() };
 }
 
-function openSqlite(path: string): Kysely<Database> {
+function openSqlite(path: string): { db: Kysely<Database>; runWrite: RunWrite } {
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -40,7 +48,10 @@ function openSqlite(path: string): Kysely<Database> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('mmap_size = 268435456');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const database = withStatementCache(sqlite);
+  const runWrite: RunWrite = (text, params) =>
+    (database.prepare(text) as unknown as SQLite.Statement).run(params as unknown[]).changes;
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), runWrite };
 }
 
 const STATEMENT_CACHE_SIZE = 512;

@@ -28,7 +28,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
   const opened = await openDatabase(config);
   return {
     kind: opened.kind,
-    objects: new ObjectStore(opened.db, opened.kind),
+    objects: new ObjectStore(opened.db, opened.kind, opened.runWrite),
     tokens: new TokenStore(opened.db),
     leases: new LeaseStore(opened.db),
     monitoring: new MonitoringStore(opened.db),

@@ -99,6 +99,39 @@ for (const label of databaseKinds()) {
       assert.equal(now?.revision, 2);
     });
 
+    test('an update writes exactly the fields that changed, whichever they are, and the stored JSON follows', async () => {
+      const first = await store.objects.create('vm', vm('cols', null));
+      const changes: ((o: PoolObject<'vm'>) => PoolObject<'vm'>)[] = [
+        (o) => ({ ...o, body: { ...o.body, host_id: 7, host_name: 'h7' } }),
+        (o) => ({ ...o, state: 3, lcmState: 1 }),
+        (o) => ({ ...o, name: 'cols-renamed' }),
+        (o) => ({ ...o, uid: 2, uname: 'u2', gid: 2, gname: 'g2', perms: 0o640 }),
+        (o) => ({ ...o, template: { ...o.template, MEMORY: '96' } }),
+        (o) => ({ ...o, body: { ...o.body, host_id: null, host_name: null } }),
+        (o) => o,
+      ];
+      let expected: PoolObject<'vm'> = first;
+      for (const change of changes) {
+        expected = await store.objects.update('vm', expected.id, expected.revision, change);
+        assert.deepEqual(await store.objects.get('vm', expected.id), expected);
+        const stored = await store.objects.getJson('vm', expected.id);
+        const json = JSON.parse(stored?.json ?? '{}');
+        assert.equal(json.name, expected.name);
+        assert.equal(json.uid, expected.uid);
+        assert.equal(json.revision, expected.revision);
+        assert.equal(json.host_id, expected.body.host_id);
+        assert.deepEqual(json.template, expected.template);
+        // The host_id column (what lists by host use) follows the body.
+        const onHost = await store.objects.list('vm', { hostId: 7, includeDone: true });
+        assert.equal(
+          onHost.some((v) => v.id === expected.id),
+          expected.body.host_id === 7,
+        );
+      }
+      assert.equal(expected.revision, first.revision + changes.length);
+      await store.objects.delete('vm', expected.id); // later tests count VMs
+    });
+
     test('concurrent writers without If-Match both land: a lost compare-and-set race is retried', async () => {
       const t = await store.objects.create('template', template('race'));
       await Promise.all(

@@ -9,6 +9,11 @@ const START_TIMEOUT_MS = 90_000;
 
 export const REPO = new URL('../../../', import.meta.url).pathname;
 export const BIN = join(REPO, 'bin', 'oneedge');
+/** The node flags bin/oneedge's `#!/usr/bin/env -S node …` line gives the daemons (kept when spawning through node). */
+export const DAEMON_NODE_FLAGS: readonly string[] = (() => {
+  const shebang = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
+  return shebang.split(' ').filter((word) => word.startsWith('--'));
+})();
 
 export interface ServerOptions {
   /** A database URL (postgres://… or sqlite:…); default: SQLite in the data dir. */
@@ -59,7 +64,7 @@ export class TestServer {
     const args = [BIN, 'server', '--data-dir', this.dataDir, '--port', port, '--log-level', 'info'];
     args.push('--agent-port', String(this.agentPort), ...(this.opts.args ?? []), ...extraArgs);
     if (this.opts.dbUrl) args.push('--db-url', this.opts.dbUrl);
-    const child = spawn(process.execPath, [...(this.opts.execArgv ?? []), ...args], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...(this.opts.execArgv ?? []), ...args], {
       env: { ...process.env, ONEEDGE_SCRYPT_COST: '1024', ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -457,22 +457,20 @@ export class LifecycleController implements AgentEvents {
       snapshot = withAutoNicNetworks(snapshot, vnets, users);
     }
     const plan = schedule(snapshot, this.options.scheduler ?? {});
-    const seen = new Map(vms.map((v) => [v.id, v.revision]));
     const { applied, conflicts } = await applyPlan(
       this.store,
       this.vms,
       SYSTEM_PRINCIPAL,
       plan,
-      seen,
+      byVm,
       this.options.coldMigrateMode ?? 'poweroff',
     );
     if (conflicts.length > 0) {
       this.log.debug({ conflicts: conflicts.length, applied: applied.length }, 'placements re-queued');
       for (const id of conflicts) this.enqueue(id);
     }
-    const byId = new Map(vms.map((v) => [v.id, v]));
     for (const u of plan.unplaced) {
-      const vm = byId.get(u.vmId);
+      const vm = byVm.get(u.vmId);
       if (vm) await this.setSchedMessage(vm, u.message);
     }
   }

@@ -132,7 +132,7 @@ for (const label of databaseKinds()) {
     test('two front-ends applying plans from the same snapshot never over-commit the host', async () => {
       const snapshotOf = async (s: Store) => {
         const [hosts, vms] = await Promise.all([s.objects.list('host'), s.objects.list('vm')]);
-        return { snap: buildSnapshot(hosts, vms, () => true), seen: new Map(vms.map((v) => [v.id, v.revision])) };
+        return { snap: buildSnapshot(hosts, vms, () => true), seen: new Map(vms.map((v) => [v.id, v])) };
       };
       const [sa, sb] = await Promise.all([snapshotOf(a), snapshotOf(b)]);
       // Each scheduler sees an empty host and places 4 VMs; they pick different VMs to race harder.
@@ -170,7 +170,7 @@ for (const label of databaseKinds()) {
         const [hosts, vms] = await Promise.all([s.objects.list('host'), s.objects.list('vm')]);
         const pinned = vms.filter((v) => v.name.startsWith('numa-'));
         const snap = buildSnapshot(hosts, pinned, () => true);
-        return { snap, seen: new Map(vms.map((v) => [v.id, v.revision])) };
+        return { snap, seen: new Map(vms.map((v) => [v.id, v])) };
       };
       const [sa, sb] = await Promise.all([snapshotOf(a), snapshotOf(b)]);
       // Both see four free threads and four free pages; each plan pins two VMs (4 MB = two 2 MB pages each).
@@ -192,21 +192,30 @@ for (const label of databaseKinds()) {
       assert.ok(placed.length >= 2, 'one front-end won');
     });
 
-    test('a placement whose VM changed since the snapshot is a conflict, not applied', async () => {
+    test('a placement whose VM changed since the snapshot is a conflict; the rest of the plan applies', async () => {
+      await seed(a, 2, { name: 'roomy', facts: { ...FACTS, cpus: 64, memoryMb: 65536 }, template: {} });
       const [hosts, vms] = await Promise.all([a.objects.list('host'), a.objects.list('vm')]);
-      const pending = vms.filter((v) => v.state === 1);
-      const snap = buildSnapshot(hosts, vms, () => true);
-      const seen = new Map(vms.map((v) => [v.id, v.revision]));
-      const target = pending[0];
-      assert.ok(target);
-      await a.objects.update('vm', target.id, undefined, (o) => ({ ...o, name: 'renamed' }));
+      const roomy = hosts.find((h) => h.name === 'roomy');
+      const [changed, untouched] = vms.filter((v) => v.name.startsWith('roomy-'));
+      assert.ok(roomy && changed && untouched);
+      const seen = new Map(vms.map((v) => [v.id, v]));
+      await a.objects.update('vm', changed.id, undefined, (o) => ({ ...o, name: 'renamed' }));
       const plan = {
-        placements: [{ vmId: target.id, hostId: 0, datastoreId: -1, action: 'deploy' as const, nics: [] }],
+        placements: [changed, untouched].map((v) => ({
+          vmId: v.id,
+          hostId: roomy.id,
+          datastoreId: -1,
+          action: 'deploy' as const,
+          nics: [],
+        })),
         unplaced: [],
       };
-      assert.ok(snap.vms.length > 0);
       const r = await applyPlan(a, vmService(a), SYSTEM, plan, seen);
-      assert.deepEqual(r, { applied: [], conflicts: [target.id] });
+      assert.deepEqual(r, { applied: [untouched.id], conflicts: [changed.id] });
+      const after = await a.objects.get('vm', changed.id);
+      assert.equal(after?.name, 'renamed', "the user's change is kept");
+      assert.equal(after?.body.host_id, null, 'and the VM stays unplaced');
+      assert.equal((await a.objects.get('vm', untouched.id))?.body.host_id, roomy.id);
     });
   });
 }

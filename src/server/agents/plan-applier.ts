@@ -36,7 +36,11 @@ export interface ApplyResult {
  * Commits a scheduler plan in one transaction. Every placement is re-checked
  * against the database, not the snapshot the plan came from: the VM must still
  * be PENDING at the revision the scheduler saw, and the host must still have
- * room for it counting every VM placed on it so far. Each touched host's
+ * room for it counting every VM placed on it so far. `known` holds the VM
+ * objects the snapshot was built from: a plain deploy writes over that object
+ * with a compare-and-set on its revision (a VM changed since is a conflict),
+ * so the plan's VMs are not read and parsed a second time; placements that
+ * write more than the VM row (auto NIC leases) or move a VM re-read it first. Each touched host's
  * revision is bumped (compare-and-set), so two front-ends applying plans for
  * the same host at once cannot both succeed: the loser's transaction fails and
  * its VMs come back as conflicts to be scheduled again. A plan therefore never
@@ -47,7 +51,7 @@ export async function applyPlan(
   vms: VmService,
   who: Principal,
   plan: SchedulerPlan,
-  seenRevision: ReadonlyMap<number, number>,
+  known: ReadonlyMap<number, PoolObject<'vm'>>,
   coldMigrateMode: ColdMigrateMode = 'poweroff',
 ): Promise<ApplyResult> {
   const wanted = plan.placements.map((p) => p.vmId);
@@ -57,17 +61,19 @@ export async function applyPlan(
       const conflicts: number[] = [];
       const used = new Map<number, HostUse>();
       const hosts = new Map<number, PoolObject<'host'> | undefined>();
-      // The VMs and hosts the plan names, read in batches rather than one query each.
+      // Placements that write more than their VM's row are re-read (in batches) before anything is written.
+      const reread = plan.placements.filter((p) => p.action === 'migrate' || p.nics.length > 0).map((p) => p.vmId);
       const current = new Map<number, PoolObject<'vm'>>();
-      for (let i = 0; i < wanted.length; i += BATCH) {
-        const ids = wanted.slice(i, i + BATCH);
+      for (let i = 0; i < reread.length; i += BATCH) {
+        const ids = reread.slice(i, i + BATCH);
         for (const vm of await tx.list('vm', { ids, includeDone: true })) current.set(vm.id, vm);
       }
       for (const p of plan.placements) {
-        const vm = current.get(p.vmId);
+        const seen = known.get(p.vmId);
+        const vm = p.action === 'migrate' || p.nics.length > 0 ? current.get(p.vmId) : seen;
         const movable =
           p.action === 'migrate' ? vm !== undefined && reschedulable(vm) : vm?.state === VM_STATES.PENDING;
-        if (!vm || !movable || vm.revision !== seenRevision.get(p.vmId)) {
+        if (!vm || !movable || vm.revision !== seen?.revision) {
           conflicts.push(p.vmId);
           continue;
         }
@@ -99,9 +105,6 @@ export async function applyPlan(
             continue;
           }
         }
-        u.cpu += d.cpu;
-        u.memKb += d.memKb;
-        if (p.numa) chargeNuma(u, p.numa.nodes);
         const action = p.action === 'migrate' ? MIGRATE_ACTION[coldMigrateMode] : 'deploy';
         const numa: VmNumaPlacement | undefined = p.numa && {
           pin_policy: p.numa.pinPolicy,
@@ -113,12 +116,22 @@ export async function applyPlan(
             ...(n.hugepages ? { hugepages: { size_kb: n.hugepages.sizeKb, pages: n.hugepages.pages } } : {}),
           })),
         };
-        await vms.applyInTx(tx, who, placed, action, {
-          hostId: host.id,
-          host,
-          dsId: Math.max(0, p.datastoreId),
-          ...(numa ? { numa } : {}),
-        });
+        try {
+          await vms.applyInTx(tx, who, placed, action, {
+            hostId: host.id,
+            host,
+            dsId: Math.max(0, p.datastoreId),
+            ...(numa ? { numa } : {}),
+          });
+        } catch (err) {
+          // The VM changed since the snapshot (its compare-and-set wrote nothing): schedule it again.
+          if (!isOneError(err) || err.code !== 'E_REVISION_MISMATCH' || placed !== seen) throw err;
+          conflicts.push(p.vmId);
+          continue;
+        }
+        u.cpu += d.cpu;
+        u.memKb += d.memKb;
+        if (p.numa) chargeNuma(u, p.numa.nodes);
         applied.push(p.vmId);
       }
       return { applied, conflicts };
