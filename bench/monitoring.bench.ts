@@ -49,6 +49,8 @@ interface Result {
   vmSamplesPerS: number;
   rowsPerS: number;
   cpuPct: number;
+  /** CPU of the simulator processes together (the fleet's own cost on the same machine). */
+  simCpuPct: number;
   lagP50: number;
   lagMax: number;
   loopP99: number;
@@ -115,6 +117,8 @@ async function runFleet(hosts: number): Promise<Result> {
     const pid = server.pid as number;
     const m0 = await scrape();
     const c0 = cpuTicks(pid);
+    const simTicks = () => sims.reduce((a, c) => a + (c.pid ? cpuTicks(c.pid) : 0), 0);
+    const s0 = simTicks();
     const t0 = performance.now();
     const lags: number[] = [];
     let loopP99 = 0;
@@ -128,6 +132,7 @@ async function runFleet(hosts: number): Promise<Result> {
     clearInterval(sampler);
     const m1 = await scrape();
     const c1 = cpuTicks(pid);
+    const s1 = simTicks();
     const dt = (performance.now() - t0) / 1000;
     const d = (name: string, labels = '') => (metric(m1, name, labels) - metric(m0, name, labels)) / dt;
     lags.sort((a, b) => a - b);
@@ -140,6 +145,7 @@ async function runFleet(hosts: number): Promise<Result> {
       vmSamplesPerS: vmSamples(d('oneedge_monitor_rows_written_total')),
       rowsPerS: d('oneedge_monitor_rows_written_total'),
       cpuPct: ((c1 - c0) / TICK_HZ / dt) * 100,
+      simCpuPct: ((s1 - s0) / TICK_HZ / dt) * 100,
       lagP50: lags[Math.floor(lags.length / 2)] ?? Number.NaN,
       lagMax: lags.at(-1) ?? Number.NaN,
       loopP99,
@@ -159,7 +165,7 @@ console.log(
   `monitoring: ${VMS} VMs per host, periods ${JSON.stringify(periods)} s, ${SIMS} simulator processes, ${WINDOW_S} s window`,
 );
 console.log(
-  'hosts   connected  frames/s  records/s  rows/s(VM+host)  front-end CPU  lag p50  lag max  loop p99  dropped',
+  'hosts   connected  frames/s  records/s  rows/s(VM+host)  front-end CPU  simulators CPU  lag p50  lag max  loop p99  dropped',
 );
 let largest = 0;
 for (const n of FLEETS) {
@@ -169,7 +175,7 @@ for (const n of FLEETS) {
       .toFixed(0)
       .padStart(
         9,
-      )}  ${r.rowsPerS.toFixed(0).padStart(15)}  ${`${r.cpuPct.toFixed(0)} %`.padStart(13)}  ${`${r.lagP50.toFixed(2)} s`.padStart(7)}  ${`${r.lagMax.toFixed(2)} s`.padStart(7)}  ${`${(r.loopP99 * 1000).toFixed(0)} ms`.padStart(8)}  ${String(r.dropped).padStart(7)}`,
+      )}  ${r.rowsPerS.toFixed(0).padStart(15)}  ${`${r.cpuPct.toFixed(0)} %`.padStart(13)}  ${`${r.simCpuPct.toFixed(0)} %`.padStart(14)}  ${`${r.lagP50.toFixed(2)} s`.padStart(7)}  ${`${r.lagMax.toFixed(2)} s`.padStart(7)}  ${`${(r.loopP99 * 1000).toFixed(0)} ms`.padStart(8)}  ${String(r.dropped).padStart(7)}`,
   );
   if (r.connected >= n && r.cpuPct <= 100 && r.lagMax < 1) largest = n;
 }

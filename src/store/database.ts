@@ -24,15 +24,15 @@ export type RunWrite = (sql: string, params: readonly unknown[]) => number;
 const PG_INT8 = 20;
 
 /**
- * Opens the store's database and brings its schema up to date. SQLite runs in
- * WAL mode with synchronous=NORMAL (durable across process crashes, which is
- * what `kill -9` tests); PostgreSQL returns BIGINT columns as numbers since
+ * Opens the store's database and brings its schema up to date (or up to
+ * migration `upTo`). SQLite runs in WAL mode with synchronous=NORMAL (durable
+ * across process crashes, which is what `kill -9` tests); PostgreSQL returns BIGINT columns as numbers since
  * every bigint we store is a millisecond timestamp.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
+export async function openDatabase(config: DatabaseConfig, upTo?: string): Promise<OpenedDatabase> {
   const { db, runWrite } = config.kind === 'sqlite' ? openSqlite(config.path) : { db: openPostgres(config) };
   try {
-    await migrate(db);
+    await migrate(db, upTo);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -89,7 +89,8 @@ function openPostgres(config: { url: string; poolSize?: number }): Kysely<Databa
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
+/** Applies what is missing, up to and including `upTo` when given (tests of a migration's back-fill). */
+async function migrate(db: Kysely<Database>, upTo?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
@@ -99,7 +100,7 @@ async function migrate(db: Kysely<Database>): Promise<void> {
     // higher-numbered one: apply whatever is missing, in name order.
     allowUnorderedMigrations: true,
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new OneError('E_INTERNAL', `database migration ${failed} failed`, { migration: failed }, { cause: error });

@@ -132,6 +132,31 @@ for (const label of databaseKinds()) {
       await store.objects.delete('vm', expected.id); // later tests count VMs
     });
 
+    test('VMs with work outstanding are found by an indexed query that follows every write', async () => {
+      const quiet = await store.objects.create('vm', vm('quiet', 3, 3));
+      const busy = await store.objects.create('vm', {
+        ...vm('busy', 3, 3),
+        body: { ...vm('busy', 3, 3).body, pending_op: 'boot' },
+      });
+      const ids = async () =>
+        (await store.objects.list('vm', { needsWork: true })).map((v) => v.id).filter((id) => id >= quiet.id);
+      assert.deepEqual(await ids(), [busy.id]);
+      const resched = await store.objects.update('vm', quiet.id, undefined, (o) => ({
+        ...o,
+        body: { ...o.body, resched: true },
+      }));
+      const done = await store.objects.update('vm', busy.id, undefined, (o) => ({
+        ...o,
+        body: { ...o.body, pending_op: null },
+      }));
+      assert.deepEqual(await ids(), [quiet.id]);
+      await store.objects.update('vm', done.id, undefined, (o) => ({ ...o, body: { ...o.body, cleanup_hosts: [1] } }));
+      await store.objects.update('vm', resched.id, undefined, (o) => ({ ...o, body: { ...o.body, resched: false } }));
+      assert.deepEqual(await ids(), [busy.id]);
+      await store.objects.delete('vm', quiet.id);
+      await store.objects.delete('vm', busy.id); // later tests count VMs
+    });
+
     test('concurrent writers without If-Match both land: a lost compare-and-set race is retried', async () => {
       const t = await store.objects.create('template', template('race'));
       await Promise.all(

@@ -4,6 +4,7 @@ import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/
 import type { Principal } from '../core/permissions.js';
 import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
+import { vmNeedsWork } from '../core/vm-work.js';
 import type { RunWrite } from './database.js';
 import type { Database, ObjectTable, VmTable } from './schema.js';
 import { TABLE_OF } from './tables.js';
@@ -37,12 +38,12 @@ export interface ListQuery {
   /** Exact STATE filter. */
   state?: number;
   hostId?: number;
+  /** VMs only: just those core/vm-work.ts says have work outstanding (an indexed read). */
+  needsWork?: boolean;
   uid?: number;
   gid?: number;
   /** Only these ids (at most a few thousand per query). */
   ids?: readonly number[];
-  /** Rows whose stored body text may contain one of these strings (a superset: re-check; the database scans, not Node). */
-  bodyContainsAny?: readonly string[];
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -406,16 +407,12 @@ function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: 
   if (kind === 'vm' && !query.includeDone && query.state === undefined) b = b.where('state', '!=', VM_DONE);
   if (query.state !== undefined) b = b.where('state', '=', query.state);
   if (query.hostId !== undefined && kind === 'vm') b = b.where('host_id', '=', query.hostId);
+  // A literal, not a parameter: only then can the planner use the partial index (where needs_work = 1).
+  if (query.needsWork && kind === 'vm') b = b.where(sql<boolean>`"needs_work" = 1`);
   if (query.uid !== undefined) b = b.where('uid', '=', query.uid);
   if (query.gid !== undefined) b = b.where('gid', '=', query.gid);
   if (query.after !== undefined) b = b.where('id', '>', query.after);
   if (query.ids !== undefined) b = b.where('id', 'in', query.ids.length > 0 ? query.ids : [-1]);
-  const needles = query.bodyContainsAny;
-  if (needles !== undefined) {
-    // LIKE works on both databases; its '_' wildcard only widens the match, callers re-check the text.
-    // biome-ignore lint/suspicious/noExplicitAny: see above
-    b = b.where((eb: any) => eb.or(needles.map((n) => eb('body', 'like', `%${n}%`))));
-  }
   return b as Q;
 }
 
@@ -541,6 +538,7 @@ const WRITABLE = [
   'updated_at',
   'json',
   'host_id',
+  'needs_work',
 ] as const satisfies readonly (keyof VmTable)[];
 
 const bit = (c: (typeof WRITABLE)[number]): number => 1 << WRITABLE.indexOf(c);
@@ -566,7 +564,11 @@ function changedColumns(current: PoolObject, next: PoolObject, row: VmTable): nu
   if (next.template !== current.template && row.template !== templateText.get(current.template)) {
     set |= bit('template');
   }
-  if (current.kind === 'vm' && row.host_id !== (current.body as KindBodies['vm']).host_id) set |= bit('host_id');
+  if (current.kind === 'vm') {
+    const was = current.body as KindBodies['vm'];
+    if (row.host_id !== was.host_id) set |= bit('host_id');
+    if (row.needs_work !== (vmNeedsWork(was) ? 1 : 0)) set |= bit('needs_work');
+  }
   return set;
 }
 
@@ -607,9 +609,16 @@ function objectToRow(obj: PoolObject): VmTable {
     updated_at: obj.updatedAt,
     json: renderObjectJson(obj, { template, body }),
     host_id: null,
+    needs_work: 0,
   };
-  if (obj.kind === 'vm') row.host_id = (obj.body as KindBodies['vm']).host_id;
-  else delete (row as Partial<VmTable>).host_id;
+  if (obj.kind === 'vm') {
+    const body = obj.body as KindBodies['vm'];
+    row.host_id = body.host_id;
+    row.needs_work = vmNeedsWork(body) ? 1 : 0;
+  } else {
+    delete (row as Partial<VmTable>).host_id;
+    delete (row as Partial<VmTable>).needs_work;
+  }
   return row;
 }
 

@@ -164,11 +164,10 @@ export class LifecycleController implements AgentEvents {
 
   private async resyncOnce(): Promise<void> {
     for (const r of await this.store.objects.listRows('vm', { state: VM_PENDING })) this.enqueue(r.id);
-    // The database picks the few VMs that may need work; most of a large fleet is never read.
-    const rows = await this.store.objects.listRows('vm', { bodyContainsAny: NEEDS_WORK_TEXT });
+    // The few VMs with work outstanding, through a partial index (vms.needs_work): most of a large
+    // fleet is never read.
+    const rows = await this.store.objects.listRows('vm', { needsWork: true });
     for (const r of rows) {
-      // Most VMs need nothing: decide on the stored JSON text before paying for a parse.
-      if (!NEEDS_WORK.test(r.body)) continue;
       const body = JSON.parse(r.body) as VmBody;
       if ((r.state === VM_ACTIVE && body.pending_op) || (body.cleanup_hosts?.length ?? 0) > 0 || body.resched) {
         this.enqueue(r.id);
@@ -655,7 +654,6 @@ export class LifecycleController implements AgentEvents {
 const NEEDS_WORK = /"pending_op":"|"cleanup_hosts":\[\d|"resched":true/;
 /** A host operation is in flight: its result, not a monitor report, moves the VM. */
 const PENDING_OP = /"pending_op":"/;
-const NEEDS_WORK_TEXT = ['"pending_op":"', '"cleanup_hosts":[', '"resched":true'];
 
 /** Cleanups of a migration's source host have their own plan ids, outside the state machine. */
 function cleanupPlanId(vm: PoolObject<'vm'>, hostId: number): string {

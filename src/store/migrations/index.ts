@@ -4,6 +4,7 @@ import { objectJson } from './002-object-json.js';
 import { monitoring } from './003-monitoring.js';
 import { networks } from './004-networks.js';
 import { vmGroups } from './007-vm-groups.js';
+import { needsWorkColumn } from './008-vm-needs-work.js';
 
 /**
  * Versioned migrations, applied in name order. Never edit a released
@@ -15,6 +16,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '003-monitoring': monitoring,
   '004-networks': networks,
   '007-vm-groups': vmGroups,
+  '008-vm-needs-work': needsWorkColumn,
 };
 
 export const migrationProvider: MigrationProvider = {
