@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { databaseKinds, freshDatabase } from '../../../test/support/databases.js';
 import { openDatabase } from '../database.js';
 import { openStore } from '../index.js';
+import type { VmTable } from '../schema.js';
 
 const body = (extra: Record<string, unknown>) =>
   JSON.stringify({ host_id: 1, host_name: 'h', pending_op: null, resched: false, history: [], ...extra });
@@ -38,10 +39,10 @@ for (const label of databaseKinds()) {
           json: '{}',
           host_id: 1,
         }));
-        // biome-ignore lint/suspicious/noExplicitAny: the table as it was before migration 008
+        // The table as it was before migration 008 (no needs_work column).
         await old.db
           .insertInto('vms')
-          .values(rows as any)
+          .values(rows as unknown as VmTable[])
           .execute();
         await old.close();
         const store = await openStore(tdb.config);
