@@ -170,6 +170,16 @@ export class ObjectStore {
     return row ? rowToObject(kind, row) : undefined;
   }
 
+  /** Id and revision of every object matching `query` (what a cache needs to find its stale entries). */
+  async listRevisions(kind: ObjectKind, query: ListQuery = {}): Promise<{ id: number; revision: number }[]> {
+    let q = this.db
+      .selectFrom(TABLE_OF[kind] as 'vms')
+      .select(['id', 'revision'])
+      .orderBy('id');
+    q = applyFilters(q, kind, query);
+    return q.execute();
+  }
+
   async listRows(kind: ObjectKind, query: ListQuery = {}): Promise<AnyRow[]> {
     return listRows(this.db, kind, query);
   }

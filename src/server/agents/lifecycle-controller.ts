@@ -45,6 +45,7 @@ import { planDisks } from './plan-disks.js';
 import { planOsFiles } from './plan-os-files.js';
 import { runtimeFor } from './runtime-choice.js';
 import { withSystemDatastores } from './system-ds.js';
+import { VmCache } from './vm-cache.js';
 
 export interface LifecycleOptions {
   /** A plan for a host that stays cut off this long fails (the VM moves to its failure state). */
@@ -102,6 +103,8 @@ export class LifecycleController implements AgentEvents {
   private peersDirty = true;
   /** Security groups changed since the last rule push. */
   private readonly changedGroups = new Set<number>();
+  /** Live VMs kept parsed between scheduling passes (re-read only when they change). */
+  readonly vmCache: VmCache;
 
   constructor(
     private readonly store: Store,
@@ -109,10 +112,13 @@ export class LifecycleController implements AgentEvents {
     private readonly vms: VmService,
     private readonly log: Logger,
     private readonly options: LifecycleOptions,
-  ) {}
+  ) {
+    this.vmCache = new VmCache(store);
+  }
 
   start(): void {
     this.startedAt = Date.now();
+    this.vmCache.start();
     this.unsubscribe = this.store.objects.onChange((e) => {
       if (e.kind === 'vm' && e.op !== 'delete') this.enqueue(e.id);
       if (e.kind === 'secgroup' && e.op === 'update') {
@@ -128,6 +134,7 @@ export class LifecycleController implements AgentEvents {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.vmCache.stop();
     if (this.timer) clearInterval(this.timer);
     this.wake?.();
     await this.loop;
@@ -371,7 +378,8 @@ export class LifecycleController implements AgentEvents {
    */
   private async pushRules(groupIds: Set<number>): Promise<void> {
     const resolve = await this.rulesResolver();
-    for (const vm of await this.store.objects.list('vm', { state: VM_ACTIVE })) {
+    for (const vm of await this.vmCache.list()) {
+      if (vm.state !== VM_ACTIVE) continue;
       const hostId = vm.body.host_id;
       if (hostId === null || !this.gateway.isConnected(hostId)) continue;
       const nics = getVectors(vm.template, 'NIC').filter((n) => n.MAC !== undefined && n.NETWORK_ID !== undefined);
@@ -395,7 +403,7 @@ export class LifecycleController implements AgentEvents {
     // Only VXLAN networks have peers; without one, a hello must not cost a read of every VM.
     const vnets = await this.store.objects.list('vnet');
     if (!vnets.some((n) => n.body.vn_mad === 'vxlan')) return;
-    const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.store.objects.list('vm')]);
+    const [hosts, vms] = await Promise.all([this.store.objects.list('host'), this.vmCache.list()]);
     const nets = networkHosts(vms, hosts);
     for (const [networkId, members] of nets) {
       for (const hostId of members.keys()) {
@@ -422,7 +430,7 @@ export class LifecycleController implements AgentEvents {
     this.pendingDirty = false;
     const [hosts, vms, groups, images, systemDs] = await Promise.all([
       this.store.objects.list('host'),
-      this.store.objects.list('vm'),
+      this.vmCache.list(),
       this.store.objects.list('vmgroup'),
       this.store.objects.list('image'),
       this.store.objects.get('datastore', 0),
@@ -612,7 +620,7 @@ export class LifecycleController implements AgentEvents {
     // Peer lists need every VM; only VMs with VXLAN NICs pay for reading them.
     const overlay = getVectors(t, 'NIC').some((n) => n.VN_MAD === 'vxlan');
     const nets = overlay
-      ? networkHosts(await this.store.objects.list('vm'), await this.store.objects.list('host'))
+      ? networkHosts(await this.vmCache.list(), await this.store.objects.list('host'))
       : new Map<number, Map<number, string>>();
     const rules = hasNics(vm) ? await this.rulesResolver() : undefined;
     const nics = planNics(vm, (networkId) => peersFor(nets.get(networkId), vm.body.host_id ?? -1), rules);
