@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { OneError } from '../core/errors.js';
-import type { KindBodies, NewPoolObject, ObjectKind, PoolObject } from '../core/model.js';
+import type { KindBodies, NewPoolObject, ObjectKind, PoolObject, VmNumaPlacement } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
 import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
@@ -306,6 +306,50 @@ export class TxStore {
 
   list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
     return listRows(this.trx, kind, query).then((rows) => rows.map((r) => rowToObject(kind, r)));
+  }
+
+  /**
+   * What the VMs in `states` placed on each of `hostIds` allocate, summed by
+   * the database: CPU ×100 per core (template CPU, default 1, rounded per VM)
+   * and memory in KB (template MEMORY MB, default 0) — the same figures as
+   * `allocation()` in server/agents/placement.ts — plus the NUMA placements of
+   * the pinned ones, the only rows parsed. Hosts without VMs are absent.
+   */
+  async hostAllocations(
+    hostIds: readonly number[],
+    states: readonly number[],
+  ): Promise<Map<number, { cpu: number; memKb: number; numa: VmNumaPlacement[] }>> {
+    const out = new Map<number, { cpu: number; memKb: number; numa: VmNumaPlacement[] }>();
+    if (hostIds.length === 0) return out;
+    const pg = this.dialect === 'postgres';
+    const num = (name: string, dflt: number): RawBuilder<number> =>
+      pg
+        ? sql<number>`coalesce(case when (template::jsonb ->> ${name}) ~ '^[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$' then (template::jsonb ->> ${name})::float8 end, ${dflt}::float8)`
+        : sql<number>`coalesce(cast(json_extract(template, ${`$.${name}`}) as real), ${dflt})`;
+    const sums = await this.trx
+      .selectFrom('vms')
+      .select([
+        'host_id',
+        sql<number>`sum(round(${num('CPU', 1)} * 100))`.as('cpu'),
+        sql<number>`sum(${num('MEMORY', 0)} * 1024)`.as('mem'),
+      ])
+      .where('host_id', 'in', [...hostIds])
+      .where('state', 'in', [...states])
+      .groupBy('host_id')
+      .execute();
+    for (const r of sums) out.set(Number(r.host_id), { cpu: Number(r.cpu), memKb: Number(r.mem), numa: [] });
+    const pinned = await this.trx
+      .selectFrom('vms')
+      .select(['host_id', 'body'])
+      .where('host_id', 'in', [...hostIds])
+      .where('state', 'in', [...states])
+      .where('body', 'like', '%"numa":{%')
+      .execute();
+    for (const r of pinned) {
+      const numa = (JSON.parse(r.body) as KindBodies['vm']).numa;
+      if (numa) out.get(Number(r.host_id))?.numa.push(numa);
+    }
+    return out;
   }
 
   /** Reserves the next id of a kind, for objects whose content depends on their id ($VMID). */

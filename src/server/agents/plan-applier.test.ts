@@ -8,7 +8,7 @@ import { schedule } from '../../scheduler/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { ObjectService } from '../services/object-service.js';
 import { VmService } from '../services/vm-service.js';
-import { buildSnapshot } from './placement.js';
+import { allocation, buildSnapshot, HOLDS_CAPACITY } from './placement.js';
 import { applyPlan } from './plan-applier.js';
 
 const SYSTEM: Principal = { uid: 0, gid: 0, groups: [0], admin: true, name: 'oneadmin' };
@@ -190,6 +190,72 @@ for (const label of databaseKinds()) {
       const pages = placed.reduce((sum, v) => sum + (v.body.numa?.nodes[0]?.hugepages?.pages ?? 0), 0);
       assert.ok(pages <= 4, `${pages} hugepages reserved of 4`);
       assert.ok(placed.length >= 2, 'one front-end won');
+    });
+
+    test("the database's per-host sums equal allocation() for every VM holding a host", async () => {
+      const templates: Template[] = [
+        { CPU: '0.25', MEMORY: '100' },
+        { CPU: '3', MEMORY: '2048' },
+        { MEMORY: '64' },
+        { CPU: '1.5' },
+        { CPU: '0.333', MEMORY: '1.5' },
+      ];
+      const states = [3, 8, 5, 1, 6, 7]; // ACTIVE, POWEROFF, SUSPENDED hold; PENDING, DONE, FAILED do not
+      const hostIds = [900, 901, 902];
+      const numa = { pin_policy: 'CORE', nodes: [{ node_id: 0, cpus: [2, 3], memory_node_id: 0, memory_kb: 1024 }] };
+      let n = 0;
+      for (const hostId of hostIds) {
+        for (const t of templates) {
+          for (const state of states) {
+            const pinned = n++ % 4 === 0;
+            await a.objects.create('vm', {
+              name: `alloc-${n}`,
+              uid: 0,
+              gid: 0,
+              uname: 'oneadmin',
+              gname: 'oneadmin',
+              perms: 0o600,
+              state,
+              lcmState: 3,
+              template: t,
+              body: {
+                template_id: null,
+                host_id: hostId,
+                host_name: `h${hostId}`,
+                pending_op: null,
+                last_action: null,
+                resched: false,
+                sched_message: '',
+                error: null,
+                history: [],
+                user_template: {},
+                stime: 0,
+                etime: 0,
+                ...(pinned ? { numa } : {}),
+              },
+            });
+          }
+        }
+      }
+      const holds = [...HOLDS_CAPACITY];
+      const fromDb = await a.objects.transaction((tx) => tx.hostAllocations(hostIds, holds));
+      for (const hostId of hostIds) {
+        const vms = (await a.objects.list('vm', { hostId, includeDone: true })).filter((v) =>
+          HOLDS_CAPACITY.has(v.state),
+        );
+        const cpu = vms.reduce((sum, v) => sum + allocation(v).cpu, 0);
+        const memKb = vms.reduce((sum, v) => sum + allocation(v).memKb, 0);
+        const got = fromDb.get(hostId);
+        assert.equal(got?.cpu, cpu, `CPU on host ${hostId}`);
+        assert.ok(Math.abs((got?.memKb ?? 0) - memKb) < 1e-6, `memory on host ${hostId}: ${got?.memKb} vs ${memKb}`);
+        assert.deepEqual(
+          got?.numa,
+          vms.filter((v) => v.body.numa).map(() => numa),
+        );
+      }
+      for (const v of await a.objects.list('vm', { includeDone: true })) {
+        if (v.name.startsWith('alloc-')) await a.objects.delete('vm', v.id);
+      }
     });
 
     test('a placement whose VM changed since the snapshot is a conflict; the rest of the plan applies', async () => {

@@ -6,7 +6,7 @@ import { getString } from '../../core/template/index.js';
 import { VM_STATES } from '../../core/vm-states.js';
 import type { NumaNodePlacement, SchedulerPlan } from '../../scheduler/index.js';
 import { maxCapacity } from '../../scheduler/index.js';
-import type { Store, TxStore } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import type { VmService } from '../services/vm-service.js';
 import { allocation, HOLDS_CAPACITY, reschedulable } from './placement.js';
 
@@ -68,6 +68,22 @@ export async function applyPlan(
         const ids = reread.slice(i, i + BATCH);
         for (const vm of await tx.list('vm', { ids, includeDone: true })) current.set(vm.id, vm);
       }
+      // Every host the plan names: its revision bumped (compare-and-set; in id order, so two appliers
+      // lock hosts in the same order), then what its VMs hold, read after the bump so a concurrent
+      // applier's committed placements are counted.
+      const hostIds = [...new Set(plan.placements.map((p) => p.hostId))].sort((a, b) => a - b);
+      for (let i = 0; i < hostIds.length; i += BATCH) {
+        const ids = hostIds.slice(i, i + BATCH);
+        const found = new Map((await tx.list('host', { ids })).map((h) => [h.id, h]));
+        const live: number[] = [];
+        for (const id of ids) {
+          const h = found.get(id);
+          hosts.set(id, h?.body.facts ? await tx.replace(h, { ...h }) : undefined);
+          if (h?.body.facts) live.push(id);
+        }
+        const held = await tx.hostAllocations(live, [...HOLDS_CAPACITY]);
+        for (const id of live) used.set(id, hostUse(held.get(id)));
+      }
       for (const p of plan.placements) {
         const seen = known.get(p.vmId);
         const vm = p.action === 'migrate' || p.nics.length > 0 ? current.get(p.vmId) : seen;
@@ -76,12 +92,6 @@ export async function applyPlan(
         if (!vm || !movable || vm.revision !== seen?.revision) {
           conflicts.push(p.vmId);
           continue;
-        }
-        if (!hosts.has(p.hostId)) {
-          const found = await tx.get('host', p.hostId);
-          // Bumping the host's revision serialises appliers per host (CAS on the row).
-          hosts.set(p.hostId, found?.body.facts ? await tx.replace(found, { ...found }) : undefined);
-          if (found?.body.facts) used.set(p.hostId, await allocatedOn(tx, p.hostId));
         }
         const host = hosts.get(p.hostId);
         if (!host) {
@@ -153,23 +163,17 @@ interface HostUse {
   pages: Map<string, number>;
 }
 
-async function allocatedOn(tx: TxStore, hostId: number): Promise<HostUse> {
-  const u: HostUse = { cpu: 0, memKb: 0, pinned: new Map(), pages: new Map() };
-  for (const vm of await tx.list('vm', { hostId })) {
-    if (!HOLDS_CAPACITY.has(vm.state)) continue;
-    const d = allocation(vm);
-    u.cpu += d.cpu;
-    u.memKb += d.memKb;
-    if (vm.body.numa) {
-      chargeNuma(
-        u,
-        vm.body.numa.nodes.map((n) => ({
-          cpus: n.cpus,
-          memoryNodeId: n.memory_node_id,
-          ...(n.hugepages ? { hugepages: { sizeKb: n.hugepages.size_kb, pages: n.hugepages.pages } } : {}),
-        })),
-      );
-    }
+function hostUse(held: { cpu: number; memKb: number; numa: VmNumaPlacement[] } | undefined): HostUse {
+  const u: HostUse = { cpu: held?.cpu ?? 0, memKb: held?.memKb ?? 0, pinned: new Map(), pages: new Map() };
+  for (const numa of held?.numa ?? []) {
+    chargeNuma(
+      u,
+      numa.nodes.map((n) => ({
+        cpus: n.cpus,
+        memoryNodeId: n.memory_node_id,
+        ...(n.hugepages ? { hugepages: { sizeKb: n.hugepages.size_kb, pages: n.hugepages.pages } } : {}),
+      })),
+    );
   }
   return u;
 }
