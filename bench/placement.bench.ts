@@ -26,6 +26,7 @@ import type { PoolObject } from '../src/core/model.js';
 import type { Principal } from '../src/core/permissions.js';
 import { Prng } from '../src/core/template/testing/prng.js';
 import type { Template } from '../src/core/template/types.js';
+import { emptyVmBody } from '../src/core/vm-body.js';
 import { schedule } from '../src/scheduler/index.js';
 import { buildSnapshot } from '../src/server/agents/placement.js';
 import { applyPlan } from '../src/server/agents/plan-applier.js';
@@ -143,20 +144,7 @@ function vmObject(rng: Prng, i: number) {
     state: 1, // PENDING
     lcmState: 0,
     template,
-    body: {
-      template_id: null,
-      host_id: null,
-      host_name: null,
-      pending_op: null,
-      last_action: null,
-      resched: false,
-      sched_message: '',
-      error: null,
-      history: [],
-      user_template: {},
-      stime: 0,
-      etime: 0,
-    },
+    body: emptyVmBody(),
   };
 }
 

@@ -4,7 +4,7 @@ import type { KindBodies, NewPoolObject, ObjectKind, PoolObject, VmNumaPlacement
 import type { Principal } from '../core/permissions.js';
 import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
-import { vmNeedsWork } from '../core/vm-work.js';
+import { vmNeedsWork } from '../core/vm-body.js';
 import type { RunWrite } from './database.js';
 import type { Database, ObjectTable, VmTable } from './schema.js';
 import { TABLE_OF } from './tables.js';
@@ -38,7 +38,7 @@ export interface ListQuery {
   /** Exact STATE filter. */
   state?: number;
   hostId?: number;
-  /** VMs only: just those core/vm-work.ts says have work outstanding (an indexed read). */
+  /** VMs only: just those core/vm-body.ts says have work outstanding (an indexed read). */
   needsWork?: boolean;
   uid?: number;
   gid?: number;
@@ -576,26 +576,15 @@ export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObj
   };
 }
 
-/** Columns an update may write (all but id and created_at), in statement order; host_id is the VMs' own. */
-const WRITABLE = [
-  'name',
-  'uid',
-  'gid',
-  'uname',
-  'gname',
-  'perms',
-  'state',
-  'lcm_state',
-  'template',
-  'body',
-  'revision',
-  'updated_at',
+/** Columns an update may write (all but id and created_at), in statement order; the last two are the VMs' own. */
+const WRITABLE: readonly (keyof VmTable)[] = [
+  ...OBJECT_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at'),
   'json',
   'host_id',
   'needs_work',
-] as const satisfies readonly (keyof VmTable)[];
+];
 
-const bit = (c: (typeof WRITABLE)[number]): number => 1 << WRITABLE.indexOf(c);
+const bit = (c: keyof VmTable): number => 1 << WRITABLE.indexOf(c);
 /** Written by every update: the body and its rendering may change anywhere; revision and time always do. */
 const ALWAYS = bit('body') | bit('revision') | bit('updated_at') | bit('json');
 

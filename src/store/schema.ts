@@ -24,7 +24,7 @@ export interface ObjectTable {
 
 export interface VmTable extends ObjectTable {
   host_id: number | null;
-  /** 1 when core/vm-work.ts says the controller has work for the VM (migration 008). */
+  /** 1 when core/vm-body.ts says the controller has work for the VM (migration 008). */
   needs_work: number;
 }
 

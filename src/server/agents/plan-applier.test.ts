@@ -4,6 +4,7 @@ import { databaseKinds, freshDatabase, type TestDatabase } from '../../../test/s
 import type { HostFacts } from '../../core/agent-protocol.js';
 import type { Principal } from '../../core/permissions.js';
 import type { Template } from '../../core/template/index.js';
+import { emptyVmBody } from '../../core/vm-body.js';
 import { schedule } from '../../scheduler/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { ObjectService } from '../services/object-service.js';
@@ -92,20 +93,7 @@ async function seed(
       state: 1,
       lcmState: 0,
       template: vmTemplate,
-      body: {
-        template_id: null,
-        host_id: null,
-        host_name: null,
-        pending_op: null,
-        last_action: null,
-        resched: false,
-        sched_message: '',
-        error: null,
-        history: [],
-        user_template: {},
-        stime: 0,
-        etime: 0,
-      },
+      body: emptyVmBody(),
     });
   }
 }
@@ -218,21 +206,7 @@ for (const label of databaseKinds()) {
               state,
               lcmState: 3,
               template: t,
-              body: {
-                template_id: null,
-                host_id: hostId,
-                host_name: `h${hostId}`,
-                pending_op: null,
-                last_action: null,
-                resched: false,
-                sched_message: '',
-                error: null,
-                history: [],
-                user_template: {},
-                stime: 0,
-                etime: 0,
-                ...(pinned ? { numa } : {}),
-              },
+              body: { ...emptyVmBody(), host_id: hostId, host_name: `h${hostId}`, ...(pinned ? { numa } : {}) },
             });
           }
         }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../../../test/support/databases.js';
 import type { NewPoolObject } from '../../core/model.js';
+import { emptyVmBody } from '../../core/vm-body.js';
 import { openStore, type Store } from '../../store/index.js';
 import { VmCache } from './vm-cache.js';
 
@@ -17,20 +18,7 @@ function vm(name: string, id?: number): NewPoolObject<'vm'> {
     state: 1,
     lcmState: 0,
     template: { CPU: '1', MEMORY: '64' },
-    body: {
-      template_id: null,
-      host_id: null,
-      host_name: null,
-      pending_op: null,
-      last_action: null,
-      resched: false,
-      sched_message: '',
-      error: null,
-      history: [],
-      user_template: {},
-      stime: 0,
-      etime: 0,
-    },
+    body: emptyVmBody(),
   };
 }
 

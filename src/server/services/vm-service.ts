@@ -20,6 +20,7 @@ import {
   validateVmTemplate,
 } from '../../core/template/index.js';
 import type { ParsedTemplate, Template, TemplateVector } from '../../core/template/types.js';
+import { emptyVmBody } from '../../core/vm-body.js';
 import {
   applyAction,
   isVmAction,
@@ -130,23 +131,6 @@ function mustFindSchedAction(vm: PoolObject<'vm'>, list: readonly SchedAction[],
   if (!list.some((sa) => sa.id === saId)) {
     throw new OneError('E_NOT_FOUND', `VM ${vm.id} has no scheduled action ${saId}`, { vm: vm.id, sched_action: saId });
   }
-}
-
-function emptyBody(templateId: number | null): VmBody {
-  return {
-    template_id: templateId,
-    host_id: null,
-    host_name: null,
-    pending_op: null,
-    last_action: null,
-    error: null,
-    resched: false,
-    sched_message: '',
-    history: [],
-    user_template: {},
-    stime: Math.floor(Date.now() / 1000),
-    etime: 0,
-  };
 }
 
 /**
@@ -432,7 +416,7 @@ export class VmService {
       state: VM_STATES[hold ? 'HOLD' : 'PENDING'],
       lcmState: LCM_STATES.LCM_INIT,
       template: { ...withNics, NAME: name },
-      body: withSchedActions(emptyBody(templateId), template),
+      body: withSchedActions(emptyVmBody(templateId, Math.floor(Date.now() / 1000)), template),
     };
   }
 

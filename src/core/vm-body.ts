@@ -1,5 +1,23 @@
 import type { VmBody } from './model.js';
 
+/** The body of a VM that was just created: no host, no history, nothing outstanding. */
+export function emptyVmBody(templateId: number | null = null, stime = 0): VmBody {
+  return {
+    template_id: templateId,
+    host_id: null,
+    host_name: null,
+    pending_op: null,
+    last_action: null,
+    error: null,
+    resched: false,
+    sched_message: '',
+    history: [],
+    user_template: {},
+    stime,
+    etime: 0,
+  };
+}
+
 /**
  * Whether the lifecycle controller has something to do for a VM on its own:
  * a host operation in flight (its plan may have to be sent again), migration
