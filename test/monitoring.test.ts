@@ -62,7 +62,9 @@ describe('push monitoring (loopback agents)', () => {
           ? h
           : undefined;
       },
-      5000,
+      // ~3 s on a quiet machine (agent start, first probes, a fold tick); well within one default
+      // beacon period (30 s) even on a loaded 2-core CI runner.
+      10_000,
     );
     assert.ok(host.facts.cpus >= 1);
     assert.deepEqual(host.facts.runtimes, ['mock']);

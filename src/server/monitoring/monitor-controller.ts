@@ -3,7 +3,7 @@ import { gunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { WorkloadReport } from '../../core/agent-protocol.js';
 import { applyHostEvent, HOST_STATE_NAMES, HOST_STATES, type HostState } from '../../core/host-states.js';
-import type { HostBody } from '../../core/model.js';
+import type { HostBody, PoolObject } from '../../core/model.js';
 import {
   checkMonitorRecords,
   type DatastoreUsage,
@@ -22,6 +22,8 @@ import type { MonitoringConfig } from '../config.js';
 const gunzipAsync = promisify(gunzip);
 /** A monitor frame may not inflate beyond this (100 VMs of usage is ~15 KB). */
 const MAX_INFLATED = 8 * 1024 * 1024;
+/** Hosts read per query when a tick writes their monitoring into their records. */
+const HOST_BATCH = 500;
 
 interface HostTrack {
   state: HostState;
@@ -383,17 +385,23 @@ export class MonitorController implements MonitorSink {
     if (work.length === 0) return;
     const now = Date.now();
     await this.store.objects.transaction(async (tx) => {
+      // The hosts read in batches and written over (a compare-and-set on each), not read one by one.
+      const current = new Map<number, PoolObject<'host'>>();
+      for (let i = 0; i < work.length; i += HOST_BATCH) {
+        const ids = work.slice(i, i + HOST_BATCH).map(([id]) => id);
+        for (const h of await tx.list('host', { ids })) current.set(h.id, h);
+      }
       for (const [id, t, patch, report] of work) {
-        const h = await tx.get('host', id);
+        const h = current.get(id);
         if (!h) continue;
         const from = HOST_STATE_NAMES[h.state] ?? 'INIT';
         const change = report ? applyHostEvent(from, 'report') : null;
-        await tx.update('host', id, h.revision, (o) => ({
-          ...o,
-          state: change ? HOST_STATES[change.to] : o.state,
-          template: patch?.facts ? { ...o.template, ...systemTemplate(patch.facts as HostSystemInfo) } : o.template,
-          body: { ...o.body, ...(patch ?? {}), last_seen: Math.max(o.body.last_seen, t.lastReport || now) },
-        }));
+        await tx.replace(h, {
+          ...h,
+          state: change ? HOST_STATES[change.to] : h.state,
+          template: patch?.facts ? { ...h.template, ...systemTemplate(patch.facts as HostSystemInfo) } : h.template,
+          body: { ...h.body, ...(patch ?? {}), last_seen: Math.max(h.body.last_seen, t.lastReport || now) },
+        });
         if (change) {
           t.state = change.to;
           t.errorSince = 0;
