@@ -29,6 +29,10 @@ export interface ChannelHandlers {
   linkUp?(): void;
   /** Opens a VM's console for a front-end session (VNC); absent: consoles are refused. */
   console?(sessionId: string, vmId: number): void;
+  /** Log following (log-follow, log-credit, log-unfollow); absent: follows are refused. */
+  logFollow?(msg: Extract<FrontEndMessage, { t: 'log-follow' | 'log-credit' | 'log-unfollow' }>): void;
+  /** The link dropped (streams tied to it end). */
+  linkDown?(): void;
 }
 
 export interface ChannelOptions {
@@ -93,6 +97,13 @@ export class Channel {
     return true;
   }
 
+  /** Sends an unsequenced stream frame (log-data, log-end) if the link is ready; false when it is not. */
+  sendLive(msg: Extract<AgentMessage, { t: 'log-data' | 'log-end' }>): boolean {
+    if (!this.ready || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
   private sendRaw(msg: AgentMessage): void {
     if (this.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
@@ -129,7 +140,9 @@ export class Channel {
       ws.terminate();
     });
     ws.on('close', (code, reason) => {
+      const wasReady = this.ready;
       this.ready = false;
+      if (wasReady) this.handlers.linkDown?.();
       if (this.watchdog) clearTimeout(this.watchdog);
       if (this.ws === ws) this.ws = null;
       this.log.info({ code, reason: reason.toString() }, 'channel closed');
@@ -206,6 +219,18 @@ export class Channel {
       }
       case 'console-open':
         this.handlers.console?.(msg.sessionId, msg.vmId);
+        return;
+      case 'log-follow':
+      case 'log-credit':
+      case 'log-unfollow':
+        if (this.handlers.logFollow) this.handlers.logFollow(msg);
+        else if (msg.t === 'log-follow')
+          this.sendLive({
+            t: 'log-end',
+            streamId: msg.streamId,
+            reason: 'refused',
+            error: 'this agent cannot follow logs',
+          });
         return;
       case 'bye':
         this.log.warn({ reason: msg.reason }, 'the front-end closed the channel');

@@ -17,6 +17,7 @@ import { DiskManager } from './disks.js';
 import { hostFacts } from './host-facts.js';
 import { ImageCache } from './image-cache.js';
 import { join as joinFrontEnd } from './join.js';
+import { LogFollowers } from './log-follower.js';
 import { AgentMonitor } from './monitoring/monitor.js';
 import { NetworkHost } from './network-host.js';
 import { Outbox } from './outbox.js';
@@ -249,6 +250,11 @@ export async function main(argv: string[]): Promise<void> {
     networkUnusable: network.unusable,
     ...(kvm !== undefined ? { kvm } : {}),
   });
+  const follows = new LogFollowers(
+    (vmId) => planExecutor.logPath(vmId),
+    (msg) => channel?.sendLive(msg) ?? false,
+    hostLog.child({ component: 'logs' }),
+  );
   channel = new Channel(
     id,
     outbox,
@@ -267,6 +273,12 @@ export async function main(argv: string[]): Promise<void> {
       readLog: (vmId, maxBytes) => planExecutor.readLog(vmId, maxBytes),
       saveDisk: (m) => planExecutor.saveDisk(m),
       linkUp: () => monitor.linkUp(),
+      logFollow: (msg) => {
+        if (msg.t === 'log-follow') follows.start(msg);
+        else if (msg.t === 'log-credit') follows.credit(msg);
+        else follows.stop(msg.streamId);
+      },
+      linkDown: () => follows.stopAll('the channel dropped'),
       console: (sessionId, vmId) => {
         const socket = planExecutor.vncSocket(vmId);
         const log = hostLog.child({ vmId, component: 'console' });

@@ -117,9 +117,14 @@ export class PlanExecutor {
     return this.chains.has(vmId);
   }
 
+  /** Where a VM's console log (stdout/stderr of its workload) is written on this host. */
+  logPath(vmId: number): string {
+    return join(this.stateDir, 'vms', String(vmId), 'console.log');
+  }
+
   /** The last `maxBytes` of a VM's console log (stdout/stderr of its workload). */
   async readLog(vmId: number, maxBytes: number): Promise<{ data: string; truncated: boolean }> {
-    const path = join(this.stateDir, 'vms', String(vmId), 'console.log');
+    const path = this.logPath(vmId);
     if (!existsSync(path)) return { data: '', truncated: false };
     const fh = await open(path, 'r');
     try {

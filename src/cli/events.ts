@@ -13,8 +13,16 @@ export function parseKinds(text: string | undefined): ObjectKind[] | undefined {
   });
 }
 
-/** One line per event: `seq kind id op revision state[/lcm_state]`, or the event's JSON. */
+/**
+ * One line per event: `seq kind id op revision state[/lcm_state]`, a
+ * monitoring event as `- vm <id> monitoring host=<id> ts=<ms>` per VM, or the
+ * event's JSON.
+ */
 export function formatEvent(e: StreamEvent, json: boolean): string {
+  if (e.type === 'monitoring') {
+    if (json) return `${JSON.stringify({ monitoring: true, ...e.event })}\n`;
+    return e.event.vms.map((v) => `- vm ${v.id} monitoring host=${v.host_id} ts=${v.ts}\n`).join('');
+  }
   if (json) return `${JSON.stringify(e.type === 'change' ? e.event : { resync: true, seq: e.seq })}\n`;
   if (e.type === 'resync') return `${e.seq} resync: events were missed; list again\n`;
   const ev = e.event;
@@ -29,7 +37,8 @@ export function registerEvents(program: Command, ctx: CliContext): void {
     .option('-k, --kinds <kinds>', `comma-separated kinds (${OBJECT_KINDS.join(',')}); default all`)
     .option('--json', 'print each event as one JSON object per line')
     .option('--since <seq>', 'resume after this event number')
-    .action(async (opts: { kinds?: string; json?: boolean; since?: string }) => {
+    .option('--monitoring', 'also print when usage samples of VMs you may see are stored (every probe period)')
+    .action(async (opts: { kinds?: string; json?: boolean; since?: string; monitoring?: boolean }) => {
       const kinds = parseKinds(opts.kinds);
       if (opts.since !== undefined && !/^\d+$/.test(opts.since))
         throw new UsageError('--since must be an event number');
@@ -37,6 +46,7 @@ export function registerEvents(program: Command, ctx: CliContext): void {
       await ctx.withClient((one) =>
         one.events(kinds, (e) => ctx.out(formatEvent(e, opts.json === true)), signal, {
           ...(opts.since !== undefined ? { lastEventId: opts.since } : {}),
+          ...(opts.monitoring ? { monitoring: true } : {}),
         }),
       );
     });

@@ -263,13 +263,27 @@ export function registerVm(program: Command, ctx: CliContext): void {
   withOutputOptions(vm.command('log').description("print the VM's console log (its workload's stdout/stderr)"))
     .argument('<id>', 'VM id or name')
     .option('--tail <bytes>', 'bytes from the end (default 65536)')
-    .action(async (ref: string, opts: OutputOpts & { tail?: string }) =>
+    .option('-f, --follow', 'keep printing what the workload writes until interrupted (like kubectl logs -f)')
+    .action(async (ref: string, opts: OutputOpts & { tail?: string; follow?: boolean }) =>
       ctx.withClient(async (one) => {
-        const log = await one.vmLog(
-          await resolveOne(one, 'vm', ref),
-          opts.tail === undefined ? undefined : Number(opts.tail),
-        );
+        const id = await resolveOne(one, 'vm', ref);
+        const tail = opts.tail === undefined ? undefined : Number(opts.tail);
         const fmt = outputFormat(opts);
+        if (opts.follow) {
+          const signal = ctx.io.interrupt();
+          const { end } = await one.followVmLog(
+            id,
+            (chunk) => {
+              if (fmt === 'human') ctx.out(chunk.data);
+              else ctx.out(`${JSON.stringify(chunk)}\n`);
+            },
+            signal,
+            tail === undefined ? {} : { tail },
+          );
+          if (end === 'gone') ctx.err(`VM ${id}: the workload's log went away (it stopped or left its host)\n`);
+          return;
+        }
+        const log = await one.vmLog(id, tail);
         ctx.out(fmt === 'human' ? log.data : renderData(log, fmt));
       }),
     );

@@ -2,7 +2,7 @@ import type { ObjectKind } from '../core/model.js';
 import { errorFromResponse, isApiError } from './api-error.js';
 import type { HttpTransport } from './http-transport.js';
 import { type SseMessage, SseParser } from './sse-parser.js';
-import type { ObjectEvent, StreamEvent } from './types.js';
+import type { ObjectEvent, StreamEvent, VmMonitoringEvent } from './types.js';
 
 export interface EventStreamOptions {
   /**
@@ -15,6 +15,8 @@ export interface EventStreamOptions {
   lastEventId?: string;
   /** Called each time the stream is (re)established. */
   onConnect?: () => void;
+  /** Also deliver `monitoring` events (VM usage samples stored), for VMs the caller may see. */
+  monitoring?: boolean;
 }
 
 const DEFAULT_RETRY_MS = 2000;
@@ -38,6 +40,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function toStreamEvent(msg: SseMessage): StreamEvent | undefined {
   if (msg.event === 'change') return { type: 'change', event: JSON.parse(msg.data) as ObjectEvent };
   if (msg.event === 'resync') return { type: 'resync', seq: (JSON.parse(msg.data) as { seq: number }).seq };
+  if (msg.event === 'monitoring') return { type: 'monitoring', event: JSON.parse(msg.data) as VmMonitoringEvent };
   return undefined;
 }
 
@@ -73,7 +76,10 @@ export async function streamEvents(
   options: EventStreamOptions = {},
 ): Promise<void> {
   const reconnect = options.reconnect ?? true;
-  const url = transport.url('/events', { kinds: kinds && kinds.length > 0 ? kinds.join(',') : undefined });
+  const url = transport.url('/events', {
+    kinds: kinds && kinds.length > 0 ? kinds.join(',') : undefined,
+    monitoring: options.monitoring ? true : undefined,
+  });
   let lastId = options.lastEventId ?? '';
   let retryMs = DEFAULT_RETRY_MS;
   let connected = false;

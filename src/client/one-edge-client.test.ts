@@ -251,3 +251,66 @@ describe('OneEdgeClient.events', () => {
     );
   });
 });
+
+describe('OneEdgeClient monitoring events and log follow', () => {
+  it('asks for monitoring events only when told, and delivers them typed', async () => {
+    const ac = new AbortController();
+    const got: StreamEvent[] = [];
+    const { fetch, seen } = fakeFetch(
+      () =>
+        new Response(
+          'event: monitoring\ndata: {"kind":"vm","vms":[{"id":3,"host_id":1,"ts":1000}]}\n\nid: 9\nevent: change\ndata: {"seq":9,"kind":"vm","op":"update","id":3,"revision":2}\n\n',
+          { status: 200, headers: { 'content-type': 'text/event-stream' } },
+        ),
+    );
+    const one = new OneEdgeClient('http://h', 't', { fetch });
+    await one.events(['vm'], (e) => got.push(e), ac.signal, { monitoring: true, reconnect: false });
+    assert.match(seen[0]?.url ?? '', /\/events\?kinds=vm&monitoring=true$/);
+    assert.deepEqual(got[0], { type: 'monitoring', event: { kind: 'vm', vms: [{ id: 3, host_id: 1, ts: 1000 }] } });
+    assert.equal(got[1]?.type, 'change');
+    await one.events(['vm'], () => undefined, ac.signal, { reconnect: false });
+    assert.doesNotMatch(seen[1]?.url ?? '', /monitoring/);
+  });
+
+  it('reads a follow stream line by line, across chunk boundaries, to its end', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        const enc = new TextEncoder();
+        for (const part of ['{"data":"a\\n","trunc', 'ated":true}\n\n{"da', 'ta":"b €\\n"}\n', '{"end":"gone"}\n']) {
+          c.enqueue(enc.encode(part));
+        }
+        c.close();
+      },
+    });
+    const { fetch, seen } = fakeFetch(() => new Response(body, { status: 200 }));
+    const one = new OneEdgeClient('http://h', 't', { fetch });
+    const chunks: { data: string; truncated: boolean }[] = [];
+    const end = await one.followVmLog(4, (c) => chunks.push(c), new AbortController().signal, { tail: 100 });
+    assert.match(seen[0]?.url ?? '', /\/vms\/4\/log\?follow=true&tail=100$/);
+    assert.deepEqual(chunks, [
+      { data: 'a\n', truncated: true },
+      { data: 'b €\n', truncated: false },
+    ]);
+    assert.deepEqual(end, { end: 'gone' });
+  });
+
+  it('rejects with the ApiError of an error line or an error answer', async () => {
+    const line = fakeFetch(
+      () =>
+        new Response('{"data":""}\n{"end":"error","error":{"code":"E_HOST_UNREACHABLE","message":"host 1 left"}}\n', {
+          status: 200,
+        }),
+    );
+    const one = new OneEdgeClient('http://h', 't', { fetch: line.fetch });
+    await assert.rejects(
+      one.followVmLog(4, () => undefined, new AbortController().signal),
+      (e: ApiError) => e.code === 'E_HOST_UNREACHABLE' && e.message === 'host 1 left',
+    );
+    const refused = fakeFetch(() => json({ error: { code: 'E_NOT_FOUND', message: 'no vm 4', details: {} } }, 404));
+    const two = new OneEdgeClient('http://h', 't', { fetch: refused.fetch });
+    await assert.rejects(
+      two.followVmLog(4, () => undefined, new AbortController().signal),
+      (e: ApiError) => e.code === 'E_NOT_FOUND' && e.status === 404,
+    );
+  });
+});

@@ -5,6 +5,7 @@ import type { VmAction } from '../core/vm-state-machine.js';
 import { ApiError } from './api-error.js';
 import { type EventStreamOptions, streamEvents } from './event-stream.js';
 import { HttpTransport, hasXhr, type TransportOptions } from './http-transport.js';
+import { type FollowLogOptions, followLog } from './log-stream.js';
 import type {
   ApiObject,
   ChownInput,
@@ -15,6 +16,8 @@ import type {
   InstantiateOptions,
   ListOptions,
   ListResult,
+  LogChunk,
+  LogFollowEnd,
   MonitoringQuery,
   SessionUser,
   StreamEvent,
@@ -282,6 +285,20 @@ export class OneEdgeClient {
   async vmLog(id: number, tailBytes?: number): Promise<{ data: string; truncated: boolean }> {
     const q = tailBytes === undefined ? '' : `?tail=${Math.max(0, Math.floor(tailBytes))}`;
     return this.http.request('GET', `/vms/${checkId(id)}/log${q}`);
+  }
+
+  /**
+   * Follows a VM's console log as its workload writes (`kubectl logs -f`):
+   * `onChunk` gets the tail, then new output, until the workload's log goes
+   * away (resolves `{end: 'gone'}`) or `signal` aborts (`{end: 'aborted'}`).
+   */
+  async followVmLog(
+    id: number,
+    onChunk: (chunk: LogChunk) => void,
+    signal: AbortSignal,
+    options?: FollowLogOptions,
+  ): Promise<LogFollowEnd> {
+    return followLog(this.http, checkId(id), onChunk, signal, options);
   }
 
   // --- virtual networks ---------------------------------------------------------------------

@@ -143,8 +143,35 @@ export interface ObjectEvent {
   lcm_state?: string;
 }
 
-/** What `events()` hands to its callback: a change, or a request to re-list because events were missed. */
-export type StreamEvent = { type: 'change'; event: ObjectEvent } | { type: 'resync'; seq: number };
+/**
+ * `GET /api/v1/events?monitoring=true`: usage samples of these VMs were
+ * stored (the newest at `ts`); re-read their monitoring from there.
+ */
+export interface VmMonitoringEvent {
+  kind: 'vm';
+  vms: { id: number; host_id: number; ts: number }[];
+}
+
+/**
+ * What `events()` hands to its callback: a change, a request to re-list
+ * because events were missed, or (when asked for) new VM monitoring samples.
+ */
+export type StreamEvent =
+  | { type: 'change'; event: ObjectEvent }
+  | { type: 'resync'; seq: number }
+  | { type: 'monitoring'; event: VmMonitoringEvent };
+
+/** A piece of a followed VM log (`GET /vms/:id/log?follow=true`). */
+export interface LogChunk {
+  data: string;
+  /** On the first chunk: older output was cut (the tail was shorter than the log). */
+  truncated: boolean;
+}
+
+/** How a log follow ended: `gone` (the workload's log went away) or `aborted` (the caller stopped). */
+export interface LogFollowEnd {
+  end: string;
+}
 
 /** Time window of a monitoring query: ms since the epoch (default: the last hour), newest `limit` rows. */
 export interface MonitoringQuery {

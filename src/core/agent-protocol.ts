@@ -209,6 +209,14 @@ export type AgentMessage =
   /** Answer to disk-saveas, after the disk was uploaded to the new image (or why not). */
   | { t: 'disk-saved'; reqId: string; vmId: number; error?: string }
   /**
+   * A followed log grew (log-follow): `data` is new text, at most the credit
+   * the front-end granted; the first frame of a stream carries the tail and
+   * says whether older output was cut.
+   */
+  | { t: 'log-data'; streamId: string; data: string; truncated?: boolean }
+  /** A followed log ended: the workload's log went away, the agent refused, or an error. */
+  | { t: 'log-end'; streamId: string; reason: string; error?: string }
+  /**
    * Push monitoring (src/core/monitoring.ts): a batch of probe records,
    * base64(gzip(JSON MonitorRecord[])). Not sequenced: only the newest record of
    * each kind matters, so nothing is replayed — the front-end drops stale ones.
@@ -228,6 +236,15 @@ export type FrontEndMessage =
   | { t: 'disk-saveas'; reqId: string; vmId: number; imageId: number; disk: PlanDisk }
   /** Open the VM's VNC console: dial back `/agent/v1/console/{sessionId}` and pipe it to the VNC socket. */
   | { t: 'console-open'; sessionId: string; vmId: number }
+  /**
+   * Follow a VM's console log: send its last `tail` bytes, then what is
+   * appended, never more than `window` characters unacknowledged (log-credit
+   * grants more as the viewer reads).
+   */
+  | { t: 'log-follow'; streamId: string; vmId: number; tail: number; window: number }
+  | { t: 'log-credit'; streamId: string; chars: number }
+  /** The viewer left: stop following and release the watch. */
+  | { t: 'log-unfollow'; streamId: string }
   | { t: 'bye'; reason: string };
 
 /** Parses one frame; returns undefined for anything that is not a known message shape. */
@@ -259,6 +276,10 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
         : undefined;
     case 'disk-saved':
       return typeof o.reqId === 'string' && isId(o.vmId) ? (o as AgentMessage) : undefined;
+    case 'log-data':
+      return typeof o.streamId === 'string' && typeof o.data === 'string' ? (o as AgentMessage) : undefined;
+    case 'log-end':
+      return typeof o.streamId === 'string' && typeof o.reason === 'string' ? (o as AgentMessage) : undefined;
     default:
       return undefined;
   }
@@ -287,6 +308,11 @@ export function parseFrontEndMessage(text: string): FrontEndMessage | undefined 
     return typeof o.disk === 'object' && o.disk !== null ? (o as FrontEndMessage) : undefined;
   }
   if (o.t === 'console-open' && typeof o.sessionId === 'string' && isId(o.vmId)) return o as FrontEndMessage;
+  if (o.t === 'log-follow' && typeof o.streamId === 'string' && isId(o.vmId)) {
+    return isId(o.tail) && isSeq(o.window) ? (o as FrontEndMessage) : undefined;
+  }
+  if (o.t === 'log-credit' && typeof o.streamId === 'string' && isSeq(o.chars)) return o as FrontEndMessage;
+  if (o.t === 'log-unfollow' && typeof o.streamId === 'string') return o as FrontEndMessage;
   if (o.t === 'bye') return o as FrontEndMessage;
   return undefined;
 }

@@ -14,6 +14,7 @@ import type { Store } from '../store/index.js';
 import type { AgentGateway } from './agents/agent-gateway.js';
 import type { ConsoleProxy } from './agents/console-proxy.js';
 import type { HostCredentials } from './agents/host-credentials.js';
+import type { LogStreams } from './agents/log-streams.js';
 import { Sessions } from './auth/sessions.js';
 import type { ServerConfig } from './config.js';
 import { EventHub } from './events.js';
@@ -58,6 +59,8 @@ export interface AgentServices {
   agentUrl: string;
   /** VNC consoles proxied through the agent channel. */
   consoles?: ConsoleProxy;
+  /** Followed workload logs (`GET /vms/:id/log?follow=true`), relayed through the agent channel. */
+  logs?: LogStreams;
 }
 
 export interface AppContext {

@@ -1,4 +1,5 @@
 import type { ObjectKind } from '../core/model.js';
+import type { Owned } from '../core/permissions.js';
 import { stateNames } from '../core/state-names.js';
 import type { ChangeEvent, Store } from '../store/index.js';
 
@@ -11,7 +12,29 @@ export interface SequencedEvent {
 
 type Subscriber = (e: SequencedEvent) => void;
 
+/** One VM in a monitoring event: new usage samples were stored, the newest taken at `ts`. */
+export interface VmMonitoringItem {
+  id: number;
+  host_id: number;
+  ts: number;
+}
+
+/**
+ * VMs whose usage samples one monitor tick stored. `owners` (same order as
+ * `vms`) is what a permission check needs; `json` is the event for a viewer
+ * who may see them all.
+ */
+export interface VmMonitoringBatch {
+  vms: VmMonitoringItem[];
+  owners: Owned[];
+  json: string;
+}
+
+type MonitoringSubscriber = (b: VmMonitoringBatch) => void;
+
 const BACKLOG = 10_000;
+/** VM ids per owner lookup query. */
+const LOOKUP_CHUNK = 1000;
 
 /**
  * Fans committed object changes out to event-stream subscribers. Keeps a
@@ -22,15 +45,58 @@ export class EventHub {
   private seq = 0;
   private readonly backlog: SequencedEvent[] = [];
   private readonly subscribers = new Set<Subscriber>();
+  private readonly monitoringSubscribers = new Set<MonitoringSubscriber>();
+  /** VM owner, group and permissions, as the last change event or lookup said (for monitoring events). */
+  private readonly vmOwners = new Map<number, Owned>();
   private readonly unsubscribe: () => void;
 
-  constructor(store: Store) {
-    this.unsubscribe = store.objects.onChange((e) => this.publish(e));
+  constructor(private readonly store: Store) {
+    this.unsubscribe = store.objects.onChange((e) => {
+      if (e.kind === 'vm') {
+        if (e.op === 'delete') this.vmOwners.delete(e.id);
+        else this.vmOwners.set(e.id, { uid: e.uid, gid: e.gid, perms: e.perms });
+      }
+      this.publish(e);
+    });
   }
 
   subscribe(fn: Subscriber): () => void {
     this.subscribers.add(fn);
     return () => this.subscribers.delete(fn);
+  }
+
+  /** Monitoring events (not sequenced, not kept in the backlog: a missed one is superseded by the next). */
+  subscribeMonitoring(fn: MonitoringSubscriber): () => void {
+    this.monitoringSubscribers.add(fn);
+    return () => this.monitoringSubscribers.delete(fn);
+  }
+
+  /**
+   * The monitor stored usage samples of these VMs: tells monitoring
+   * subscribers (each route filters by its viewer's rights). Nothing is looked
+   * up while nobody listens.
+   */
+  async publishVmMonitoring(samples: readonly { vmId: number; hostId: number; ts: number }[]): Promise<void> {
+    if (this.monitoringSubscribers.size === 0 || samples.length === 0) return;
+    const missing = samples.filter((s) => !this.vmOwners.has(s.vmId)).map((s) => s.vmId);
+    for (let i = 0; i < missing.length; i += LOOKUP_CHUNK) {
+      const rows = await this.store.objects.listRows('vm', {
+        ids: missing.slice(i, i + LOOKUP_CHUNK),
+        includeDone: true,
+      });
+      for (const r of rows) this.vmOwners.set(r.id, { uid: r.uid, gid: r.gid, perms: r.perms });
+    }
+    const vms: VmMonitoringItem[] = [];
+    const owners: Owned[] = [];
+    for (const s of samples) {
+      const owner = this.vmOwners.get(s.vmId);
+      if (!owner) continue; // deleted meanwhile
+      vms.push({ id: s.vmId, host_id: s.hostId, ts: s.ts });
+      owners.push(owner);
+    }
+    if (vms.length === 0) return;
+    const batch: VmMonitoringBatch = { vms, owners, json: JSON.stringify({ kind: 'vm', vms }) };
+    for (const s of this.monitoringSubscribers) s(batch);
   }
 
   /** Events after `seq` still in the backlog; `complete` is false when some were already dropped. */
@@ -46,6 +112,7 @@ export class EventHub {
   close(): void {
     this.unsubscribe();
     this.subscribers.clear();
+    this.monitoringSubscribers.clear();
   }
 
   private publish(event: ChangeEvent): void {

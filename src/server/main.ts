@@ -7,6 +7,7 @@ import { AgentGateway } from './agents/agent-gateway.js';
 import { ConsoleProxy } from './agents/console-proxy.js';
 import { HostCredentials } from './agents/host-credentials.js';
 import { LifecycleController } from './agents/lifecycle-controller.js';
+import { LogStreams } from './agents/log-streams.js';
 import { type AppContext, buildApp } from './app.js';
 import { BaseImages } from './base-images.js';
 import { bootstrap, ONEADMIN_AUTH_FILE } from './bootstrap.js';
@@ -72,12 +73,15 @@ export async function main(argv: string[]): Promise<void> {
   const agentUrl = advertisedAgentUrl(config, agentPort);
 
   const consoles = new ConsoleProxy(gateway, log.child({ component: 'consoles' }));
+  const logs = new LogStreams((hostId, msg) => gateway.send(hostId, msg), log.child({ component: 'logs' }));
+  gateway.bindLogStreams(logs);
   const { app, ctx } = await buildApp(config, store, log, packageVersion(), {
     credentials,
     gateway,
     caHash: pki.caHash,
     agentUrl,
     consoles,
+    logs,
   });
   imageService = ctx.images;
   consoles.attach(app.server);
@@ -97,6 +101,7 @@ export async function main(argv: string[]): Promise<void> {
     config.monitoring.hostFailure,
   );
   monitor.onHostError = (hostId) => hook.hostError(hostId);
+  monitor.onVmSamples = (samples) => void ctx.events.publishVmMonitoring(samples);
   gateway.bindMonitor(monitor);
   ctx.monitor = monitor;
   await monitor.start();

@@ -41,6 +41,13 @@ export interface MonitorSink {
   ingest(hostId: number, z: string): void;
 }
 
+/** Where log-follow frames go (the log streams of `GET /vms/:id/log?follow`). */
+export interface LogFrameSink {
+  frame(hostId: number, msg: Extract<AgentMessage, { t: 'log-data' | 'log-end' }>): void;
+  /** The host's session closed: its streams end. */
+  hostGone(hostId: number): void;
+}
+
 export interface GatewayOptions {
   heartbeatMs: number;
   /**
@@ -120,6 +127,12 @@ export class AgentGateway {
 
   bindMonitor(sink: MonitorSink): void {
     this.monitor = sink;
+  }
+
+  private logFrames: LogFrameSink | null = null;
+
+  bindLogStreams(sink: LogFrameSink): void {
+    this.logFrames = sink;
   }
 
   /** Who takes authenticated `/agent/v1/console/{sessionId}` upgrades (the console proxy). */
@@ -407,6 +420,11 @@ export class AgentGateway {
         if (session) this.monitor?.ingest(hostId, msg.z);
         return;
       }
+      if (msg.t === 'log-data' || msg.t === 'log-end') {
+        // Stream frames change no state: delivered at once, outside the ordered chain.
+        if (session) this.logFrames?.frame(hostId, msg);
+        return;
+      }
       chain = chain.then(async () => {
         if (msg.t === 'hello') {
           if (session) return;
@@ -456,6 +474,7 @@ export class AgentGateway {
         clearInterval(session.timer);
         this.sessions.delete(hostId);
         log.info('agent disconnected');
+        this.logFrames?.hostGone(hostId);
         this.events?.disconnected(hostId);
       }
     });

@@ -102,6 +102,8 @@ export class MonitorController implements MonitorSink {
   };
   /** Called when a host goes ERROR (the failure hook). */
   onHostError: ((hostId: number) => void) | null = null;
+  /** Called after VM usage samples were committed (the per-VM monitoring event): the newest per VM. */
+  onVmSamples: ((samples: VmSampleNote[]) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -348,6 +350,7 @@ export class MonitorController implements MonitorSink {
     this.vmRows = [];
     await this.store.monitoring.insert(hostRows, vmRows);
     const committed = Date.now();
+    if (vmRows.length > 0 && this.onVmSamples) this.onVmSamples(newestPerVm(vmRows));
     if (hostRows.length + vmRows.length > 0) {
       let max = 0;
       let sum = 0;
@@ -450,6 +453,22 @@ export class MonitorController implements MonitorSink {
       this.log.warn({ err }, 'monitoring expiry failed');
     }
   }
+}
+
+/** A VM whose usage samples were just stored: its host and the newest sample's time. */
+export interface VmSampleNote {
+  vmId: number;
+  hostId: number;
+  ts: number;
+}
+
+function newestPerVm(rows: readonly VmMonitoringTable[]): VmSampleNote[] {
+  const newest = new Map<number, VmSampleNote>();
+  for (const r of rows) {
+    const seen = newest.get(r.vm_id);
+    if (!seen || r.ts > seen.ts) newest.set(r.vm_id, { vmId: r.vm_id, hostId: r.host_id, ts: r.ts });
+  }
+  return [...newest.values()];
 }
 
 /** OpenNebula's host template attributes from SYSTEM_HOST. */

@@ -2,18 +2,26 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { OneError } from '../../core/errors.js';
 import { OBJECT_KINDS, type ObjectKind } from '../../core/model.js';
-import { hasRight } from '../../core/permissions.js';
+import { hasRight, type Owned } from '../../core/permissions.js';
 import type { AppContext } from '../app.js';
-import type { SequencedEvent } from '../events.js';
+import type { SequencedEvent, VmMonitoringBatch } from '../events.js';
 
 const EventsQuery = Type.Object({
   kinds: Type.Optional(Type.String({ description: 'comma-separated kinds, e.g. vm,host; default all' })),
+  monitoring: Type.Optional(
+    Type.Boolean({
+      description:
+        'true: also send `monitoring` events ({"kind": "vm", "vms": [{id, host_id, ts}]}) each time usage samples ' +
+        'of VMs the caller may see are stored (needs kind vm); they carry no id and are not replayed',
+    }),
+  ),
 });
 
 const HEARTBEAT_MS = 15_000;
 
 /**
- * Server-sent events of object changes the caller may see. Each event names
+ * Server-sent events of object changes the caller may see (and, when asked,
+ * of VM monitoring samples stored for VMs the caller may see). Each event names
  * kind, op, id, revision and state; clients re-read the object when they need
  * more. Reconnects with Last-Event-ID resume from the server's backlog; when
  * the backlog no longer reaches back that far the stream starts with a
@@ -52,15 +60,30 @@ export function registerEventRoutes(api: FastifyInstance, ctx: AppContext): void
         for (const e of events) write(e);
       }
       const unsubscribe = ctx.events.subscribe(write);
+      const unsubscribeMonitoring =
+        req.query.monitoring && kinds.has('vm')
+          ? ctx.events.subscribeMonitoring((b) => {
+              const json = who.admin ? b.json : visibleMonitoring(b, (o) => hasRight(who, o, 'use'));
+              if (json) raw.write(`event: monitoring\ndata: ${json}\n\n`);
+            })
+          : () => {};
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const stop = () => {
         clearInterval(heartbeat);
         unsubscribe();
+        unsubscribeMonitoring();
       };
       raw.on('close', stop);
       raw.on('error', stop);
     },
   );
+}
+
+/** The part of a monitoring batch a viewer may see, as event JSON; undefined when none. */
+function visibleMonitoring(b: VmMonitoringBatch, may: (o: Owned) => boolean): string | undefined {
+  const vms = b.vms.filter((_v, i) => may(b.owners[i] as Owned));
+  if (vms.length === 0) return undefined;
+  return vms.length === b.vms.length ? b.json : JSON.stringify({ kind: 'vm', vms });
 }
 
 function parseKinds(text: string | undefined): Set<ObjectKind> {

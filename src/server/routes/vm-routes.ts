@@ -6,6 +6,7 @@ import { LCM_STATE_NAMES, VM_STATE_NAMES } from '../../core/vm-states.js';
 import type { AppContext } from '../app.js';
 import { errorResponses, IdParams, IfMatchHeaders, PoolObjectSchema } from '../schemas.js';
 import { contextOf } from '../services/vm-service.js';
+import { followLog } from './log-follow.js';
 import { ifMatch, sendObject } from './pool-routes.js';
 
 const ActionParams = Type.Object({
@@ -15,6 +16,12 @@ const ActionParams = Type.Object({
 const LogQuery = Type.Object({
   tail: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 4_194_304, description: 'bytes from the end (default 64 KiB)' }),
+  ),
+  follow: Type.Optional(
+    Type.Boolean({
+      description:
+        'true: stream the log as it grows (application/x-ndjson: {"data"} lines, then {"end"}) until the client disconnects',
+    }),
   ),
 });
 const ActionBody = Type.Union([
@@ -63,19 +70,26 @@ export function registerVmRoutes(api: FastifyInstance, ctx: AppContext): void {
     {
       schema: {
         tags: ['vms'],
-        summary: "The tail of the VM's console log (workload stdout/stderr), read from its host",
+        summary:
+          "The tail of the VM's console log (workload stdout/stderr), read from its host; follow=true streams it",
+        description:
+          'With follow=true the answer is a stream of NDJSON lines: {"data": "…", "truncated"?: true} as the ' +
+          'workload writes (the first line holds the tail), blank keep-alive lines, and a last {"end": "gone"} when ' +
+          'the workload\'s log goes away or {"end": "error", "error": {code, message}} when its host disconnects. ' +
+          'It is relayed through the agent channel with bounded buffers and stops when the client disconnects.',
         params: IdParams,
         querystring: LogQuery,
         response: { 200: Type.Object({ data: Type.String(), truncated: Type.Boolean() }), ...errorResponses() },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const vm = await ctx.objects.get(req.principal, 'vm', req.params.id);
       if (!ctx.agents) throw new OneError('E_UNAVAILABLE', 'the agent listener is not running on this front-end');
       const hostId = vm.body.host_id ?? vm.body.history.at(-1)?.host_id;
       if (hostId === undefined || hostId === null) {
         throw new OneError('E_HOST_REQUIRED', `VM ${vm.id} has never run on a host, so it has no log`);
       }
+      if (req.query.follow) return followLog(ctx, reply, vm.id, hostId, req.query.tail ?? 65_536);
       return ctx.agents.gateway.readLog(hostId, vm.id, req.query.tail ?? 65_536);
     },
   );

@@ -1,6 +1,7 @@
 import { EmptyState, EmptyStateBody, Grid, GridItem, Spinner } from '@patternfly/react-core';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { ApiObject, ObjectEvent } from '../api';
+import type { ApiObject } from '../api';
+import type { EventBatch } from '../data/event-hub';
 import { useSession } from '../data/session';
 import { type ErrorInfo, toErrorInfo } from '../lib/errors';
 import { formatMb } from '../lib/format';
@@ -15,14 +16,16 @@ type Sample = { ts: number } & Record<string, unknown>;
 /**
  * Monitoring history of one VM or host: the last hour from
  * `GET …/monitoring?from&to`, then only what is newer (`from` = the newest
- * sample + 1) each time the event stream names the VM or its host — the
- * monitor controller updates a host every time its agent pushes host usage,
- * so nothing polls. Samples older than the window drop out.
+ * sample + 1) each time the event stream says there is more — a VM
+ * monitoring event naming the VM (sent when its usage samples are stored),
+ * or a change of the host (the monitor controller updates a host every time
+ * its agent pushes host usage) — so nothing polls. Samples older than the
+ * window drop out.
  */
 function useSeries(
   key: string,
   load: (from: number) => Promise<Sample[]>,
-  wants: (e: ObjectEvent) => boolean,
+  wants: (batch: EventBatch) => boolean,
 ): { samples: Sample[]; error: ErrorInfo | undefined; loading: boolean } {
   const { hub } = useSession();
   const [samples, setSamples] = useState<Sample[]>([]);
@@ -71,7 +74,7 @@ function useSeries(
     };
     fetchNew();
     const off = hub.subscribe((batch) => {
-      if (batch.resync || batch.events.some((e) => wantsRef.current(e))) fetchNew();
+      if (batch.resync || wantsRef.current(batch)) fetchNew();
     });
     return () => {
       live = false;
@@ -136,11 +139,10 @@ function Charts({
 
 export function VmMonitoringPanel({ vm }: { vm: ApiObject<'vm'> }) {
   const { client } = useSession();
-  const hostId = vm.host_id;
   const { samples, error, loading } = useSeries(
     `vm:${vm.id}`,
     async (from) => (await client.vmMonitoring(vm.id, { from, limit: 2000 })).items as unknown as Sample[],
-    (e) => (e.kind === 'vm' && e.id === vm.id) || (e.kind === 'host' && e.id === hostId),
+    (b) => b.monitoring.some((s) => s.id === vm.id) || b.events.some((e) => e.kind === 'vm' && e.id === vm.id),
   );
   const ts = useMemo(() => samples.map((s) => s.ts), [samples]);
   const cpu = useMemo(() => [{ label: 'CPU', color: '#0066cc', values: samples.map((s) => n(s.cpu)) }], [samples]);
@@ -186,7 +188,7 @@ export function HostMonitoringPanel({ host }: { host: ApiObject<'host'> }) {
     `host:${host.id}`,
     async (from) =>
       (await client.hostMonitoring(host.id, { from, limit: 2000, kinds: ['host', 'datastore'] })).items as Sample[],
-    (e) => e.kind === 'host' && e.id === host.id,
+    (b) => b.events.some((e) => e.kind === 'host' && e.id === host.id),
   );
   const usage = useMemo(() => samples.filter((s) => s.kind === 'host'), [samples]);
   const ds = useMemo(() => samples.filter((s) => s.kind === 'datastore'), [samples]);

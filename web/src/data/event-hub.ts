@@ -1,12 +1,16 @@
-import type { ObjectEvent, OneEdgeClient } from '../api';
+import type { ObjectEvent, OneEdgeClient, VmMonitoringEvent } from '../api';
 import { isSessionError, toErrorInfo } from '../lib/errors';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
+
+export type VmSampleNote = VmMonitoringEvent['vms'][number];
 
 /** A batch of changes, or `resync: true` when events were missed and lists must be re-read. */
 export interface EventBatch {
   events: readonly ObjectEvent[];
   resync: boolean;
+  /** VMs whose usage samples were stored since the last batch (monitoring events). */
+  monitoring: readonly VmSampleNote[];
 }
 
 export type BatchListener = (batch: EventBatch) => void;
@@ -16,15 +20,17 @@ const BATCH_MS = 60;
 const RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
 
 /**
- * The session's one event stream (`GET /api/v1/events`, every kind). Pages
- * never poll: stores and detail views subscribe here and re-read the objects
- * the events name. Events are delivered in batches so that a burst (a
+ * The session's one event stream (`GET /api/v1/events`, every kind, with VM
+ * monitoring events). Pages never poll: stores and detail views subscribe
+ * here and re-read the objects the events name; monitoring graphs re-read
+ * the samples newer than their newest when a monitoring event names their VM. Events are delivered in batches so that a burst (a
  * thousand VMs instantiated at once) costs one render, not a thousand.
  */
 export class EventHub {
   private readonly listeners = new Set<BatchListener>();
   private readonly stateListeners = new Set<() => void>();
   private pending: ObjectEvent[] = [];
+  private pendingSamples: VmSampleNote[] = [];
   private pendingResync = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private abort: AbortController | undefined;
@@ -79,6 +85,7 @@ export class EventHub {
           undefined,
           (e) => {
             if (e.type === 'resync') this.queue(undefined);
+            else if (e.type === 'monitoring') this.queueSamples(e.event.vms);
             else {
               this.lastSeq = String(e.event.seq);
               this.queue(e.event);
@@ -87,6 +94,7 @@ export class EventHub {
           signal,
           {
             ...(this.lastSeq ? { lastEventId: this.lastSeq } : {}),
+            monitoring: true,
             onConnect: () => {
               failures = 0;
               // After a break we cannot know what was missed unless the server replays it
@@ -117,10 +125,16 @@ export class EventHub {
     if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), BATCH_MS);
   }
 
+  private queueSamples(vms: readonly VmSampleNote[]): void {
+    for (const v of vms) this.pendingSamples.push(v);
+    if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), BATCH_MS);
+  }
+
   private flush(): void {
     this.timer = undefined;
-    const batch: EventBatch = { events: this.pending, resync: this.pendingResync };
+    const batch: EventBatch = { events: this.pending, resync: this.pendingResync, monitoring: this.pendingSamples };
     this.pending = [];
+    this.pendingSamples = [];
     this.pendingResync = false;
     for (const l of [...this.listeners]) l(batch);
   }

@@ -34,6 +34,7 @@ import { VmStateLabel } from '../components/state-label';
 import { TemplateView } from '../components/template-view';
 import { useToast } from '../components/toasts';
 import { VmLog } from '../components/vm-log';
+import { VmLogFollow } from '../components/vm-log-follow';
 import { hasVncGraphics, VncConsole } from '../components/vnc-console';
 import { useLoader, useObject, usePool } from '../data/hooks';
 import { useSession } from '../data/session';
@@ -183,9 +184,9 @@ export function VmDetailPage({ id }: { id: number }) {
               ) : (
                 <>
                   <p className="oe-muted">
-                    This VM has no VNC console (GRAPHICS = [ TYPE = VNC ]); its workload's output follows.
+                    This VM has no VNC console (GRAPHICS = [ TYPE = VNC ]): its workload's output, live.
                   </p>
-                  <VmLog vmId={vm.id} revision={vm.revision} />
+                  <VmLogFollow vm={vm} />
                 </>
               )}
             </div>
