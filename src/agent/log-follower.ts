@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { AgentMessage, FrontEndMessage } from '../core/agent-protocol.js';
 
 /** Most bytes read (and characters sent) per frame. */
-const CHUNK_BYTES = 16 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** Most streams followed at once by this agent (each costs an inotify watch). */
 export const MAX_LOG_FOLLOWS = 64;
 

@@ -26,7 +26,7 @@ interface Entry {
 }
 
 /** Unacknowledged characters a stream may have in flight (agent → front-end → viewer). */
-export const LOG_WINDOW_CHARS = 64 * 1024;
+export const LOG_WINDOW_CHARS = 256 * 1024;
 
 /**
  * The front-end's side of log following: each viewer of `GET /vms/:id/log?follow`

@@ -80,7 +80,7 @@ export function registerEventRoutes(api: FastifyInstance, ctx: AppContext): void
 }
 
 /** The part of a monitoring batch a viewer may see, as event JSON; undefined when none. */
-function visibleMonitoring(b: VmMonitoringBatch, may: (o: Owned) => boolean): string | undefined {
+export function visibleMonitoring(b: VmMonitoringBatch, may: (o: Owned) => boolean): string | undefined {
   const vms = b.vms.filter((_v, i) => may(b.owners[i] as Owned));
   if (vms.length === 0) return undefined;
   return vms.length === b.vms.length ? b.json : JSON.stringify({ kind: 'vm', vms });
