@@ -45,7 +45,9 @@ export async function followLog(
   });
   const write = (obj: unknown, chars: number) => {
     if (raw.destroyed) return;
-    if (raw.write(`${JSON.stringify(obj)}\n`)) stream.credit(chars);
+    const flushed = raw.write(`${JSON.stringify(obj)}\n`);
+    if (chars === 0) return;
+    if (flushed) stream.credit(chars);
     else {
       unacked += chars;
       if (unacked === chars) {
