@@ -39,8 +39,14 @@ export const DPDK_SOCKET_MEM_MB = 32;
 export const DPDK_SOCKET_LIMIT_MB = 128;
 /** Free hugepage memory the probe asks for before starting DPDK: the cap plus headroom, MB. */
 export const DPDK_NEED_MB = DPDK_SOCKET_LIMIT_MB + 32;
-/** PMD threads sleep up to this long when idle, µs (else each host's PMD spins a whole core). */
-export const PMD_MAX_SLEEP_US = 10_000;
+/**
+ * PMD threads (which exist while vhost-user ports do) sleep up to this long
+ * when idle, µs; by default they spin a whole core. Measured under TCG
+ * (docs/benchmarks.md): 0 (spinning) halved guest-to-guest throughput by
+ * taking a core from the guests, 10 ms cut it 3–8×, 1 ms matched taps at
+ * ~3 % of a core idle.
+ */
+export const PMD_MAX_SLEEP_US = 1000;
 
 /** The OVS port of a microVM's vhost-user NIC: the same name a tap or veth of that NIC would have. */
 export const vhostPortName = (vmId: number, nicId: number) => `oe${vmId}n${nicId}`;
