@@ -10,11 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { hugepages, vhostUserPrerequisites } from '../src/drivers/network/vhost-user.js';
+import { buildGuestKit } from '../src/drivers/runtime/qemu/guest-kit.js';
 import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
@@ -80,6 +82,7 @@ describe('vhost-user microVM NICs on the OVS DPDK datapath', async () => {
   let net10: number;
   let net20: number;
   let freeBefore = 0;
+  let kitDir = '';
 
   const vm = (id: number) => api.get<VmView>(`/api/v1/vms/${id}`).then((r) => r.body);
   const running = (id: number) =>
@@ -111,26 +114,32 @@ describe('vhost-user microVM NICs on the OVS DPDK datapath', async () => {
   before(async () => {
     if (skip) return;
     freeBefore = (await hugepages())?.free ?? 0;
+    // One guest kit for the three agents (each would otherwise build its own while probing qemu).
+    kitDir = mkdtempSync(join(tmpdir(), 'oneedge-vhu-kit-'));
+    await buildGuestKit({ cacheRoot: kitDir });
     server = await new TestServer({ args: ['--heartbeat', '1', '--action-timeout', '150'] }).start();
     api = await Api.login(server.url, 'oneadmin', server.adminPassword);
     lab = await NetnsLab.create(3);
     await lab.addTrunk('trunk0');
     for (const h of lab.hosts) {
-      const extra = h.index === 3 ? ['--ovs', 'own', '--ovs-dpdk', 'off'] : ['--ovs', 'own'];
+      const extra = ['--guest-kit-dir', kitDir, '--ovs', 'own', ...(h.index === 3 ? ['--ovs-dpdk', 'off'] : [])];
       const a = new TestAgent(lab, h, 'qemu', extra);
       agents.push(a);
       await a.join(api, server);
     }
-    for (const a of agents) {
-      await waitFor(
-        `host ${a.hostId} reports its vhost-user capability`,
-        async () => {
-          const h = (await api.get(`/api/v1/hosts/${a.hostId}`)).body;
-          return h.connected && h.facts?.runtimes.includes('qemu') && h.facts?.vhostUser !== undefined;
-        },
-        120_000,
-      );
-    }
+    // Three agents probe qemu (a TCG boot each) at once: slow on a loaded 2-core machine.
+    await Promise.all(
+      agents.map((a) =>
+        waitFor(
+          `host ${a.hostId} connected with qemu and its vhost-user capability`,
+          async () => {
+            const h = (await api.get(`/api/v1/hosts/${a.hostId}`)).body;
+            return h.connected && h.facts?.runtimes.includes('qemu') && h.facts?.vhostUser !== undefined;
+          },
+          300_000,
+        ),
+      ),
+    );
     const mk = async (text: string) => {
       const r = await api.post('/api/v1/vnets', { template: text });
       assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -155,6 +164,7 @@ describe('vhost-user microVM NICs on the OVS DPDK datapath', async () => {
     }
     await lab?.dispose();
     await server?.dispose();
+    if (kitDir) rmSync(kitDir, { recursive: true, force: true });
   });
 
   test('hosts report the capability; the API refuses a wrong BRIDGE_TYPE and security groups on DPDK NICs', {
