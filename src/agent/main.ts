@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
 import { type ProbePeriods, parseProbePeriods, VM_MISSING_RUNS_DEFAULT } from '../core/monitoring.js';
-import { OVS_MODES, type OvsMode } from '../drivers/network/ovs-daemons.js';
+import { OVS_DPDK_MODES, OVS_MODES, type OvsDpdkMode, type OvsMode } from '../drivers/network/ovs-daemons.js';
 import { CrunDriver } from '../drivers/runtime/crun-driver.js';
 import { FirecrackerDriver } from '../drivers/runtime/firecracker-driver.js';
 import { MockDriver } from '../drivers/runtime/mock-driver.js';
@@ -45,6 +45,8 @@ interface AgentArgs {
   /** Open vSwitch for ovswitch networks: auto, own, system or off; and the system OVS database. */
   ovs: OvsMode;
   ovsDb?: string;
+  /** The own ovs-vswitchd with DPDK (vhost-user microVM NICs) when the host can: auto, or off. */
+  ovsDpdk: OvsDpdkMode;
 }
 
 /** RuntimeHost time limits for microVM runtimes, ms (the rest are the defaults). */
@@ -55,7 +57,7 @@ const USAGE = `usage: oneedge agent [--join URL --token TOKEN --ca-hash SHA256] 
                      [--image-cache-mb MB] [--image-stall-timeout SECONDS]
                      [--probe-periods beacon=30,system=600,host=120,datastore=120,vm-state=5,vm-sync=180,vm-usage=30]
                      [--probes-dir DIR (default <state-dir>/probes.d)] [--probe-timeout 15] [--vm-missing-runs 5]
-                     [--ovs auto|own|system|off] [--ovs-db unix:/var/run/openvswitch/db.sock]`;
+                     [--ovs auto|own|system|off] [--ovs-db unix:/var/run/openvswitch/db.sock] [--ovs-dpdk auto|off]`;
 
 function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): AgentArgs {
     ...(process.env.ONEEDGE_PROBES_DIR ? { probesDir: process.env.ONEEDGE_PROBES_DIR } : {}),
     probeTimeoutS: positive('ONEEDGE_PROBE_TIMEOUT', process.env.ONEEDGE_PROBE_TIMEOUT ?? '15'),
     ovs: 'auto',
+    ovsDpdk: 'auto',
     vmMissingRuns: positive(
       'ONEEDGE_VM_MISSING_RUNS',
       process.env.ONEEDGE_VM_MISSING_RUNS ?? String(VM_MISSING_RUNS_DEFAULT),
@@ -101,6 +104,7 @@ function parseArgs(argv: string[]): AgentArgs {
     else if (flag === '--guest-kit-dir') args.guestKitDir = take();
     else if (flag === '--ovs') args.ovs = ovsMode(take());
     else if (flag === '--ovs-db') args.ovsDb = take();
+    else if (flag === '--ovs-dpdk') args.ovsDpdk = oneOf(flag, OVS_DPDK_MODES, take());
     else throw new OneError('E_VALIDATION', `unknown option '${flag}'\n${USAGE}`);
   }
   if (args.join && (!args.token || !args.caHash)) {
@@ -112,6 +116,11 @@ function parseArgs(argv: string[]): AgentArgs {
 function ovsMode(text: string): OvsMode {
   if ((OVS_MODES as readonly string[]).includes(text)) return text as OvsMode;
   throw new OneError('E_VALIDATION', `--ovs must be one of ${OVS_MODES.join(', ')}, got '${text}'`);
+}
+
+function oneOf<T extends string>(flag: string, allowed: readonly T[], text: string): T {
+  if ((allowed as readonly string[]).includes(text)) return text as T;
+  throw new OneError('E_VALIDATION', `${flag} must be one of ${allowed.join(', ')}, got '${text}'`);
 }
 
 function periods(text: string, base?: ProbePeriods): ProbePeriods {
@@ -217,7 +226,7 @@ export async function main(argv: string[]): Promise<void> {
     `oe${id.caHash.slice(0, 8)}h${id.hostId}`,
     join(args.stateDir, 'network'),
     hostLog.child({ component: 'network' }),
-    { ovs: { mode: args.ovs, ...(args.ovsDb ? { systemDb: args.ovsDb } : {}) } },
+    { ovs: { mode: args.ovs, dpdk: args.ovsDpdk, ...(args.ovsDb ? { systemDb: args.ovsDb } : {}) } },
   );
   await network.probe(AbortSignal.timeout(30_000));
 
@@ -243,13 +252,22 @@ export async function main(argv: string[]): Promise<void> {
   );
   executor = planExecutor;
   await planExecutor.recoverAll();
-  const facts = async () => ({
-    ...(await hostFacts([...runtimes.keys()], unusable, args.stateDir)),
-    ...(network.localAddress ? { address: network.localAddress } : {}),
-    networkDrivers: network.names(),
-    networkUnusable: network.unusable,
-    ...(kvm !== undefined ? { kvm } : {}),
-  });
+  const facts = async () => {
+    // vhost-user NICs: a DPDK-enabled switch runs here, or would start (binary, mempool driver, free hugepages).
+    const vhost = await network
+      .vhostUser(AbortSignal.timeout(10_000))
+      .catch((err: unknown) => ({ usable: false, reason: String(err) }));
+    return {
+      ...(await hostFacts([...runtimes.keys()], unusable, args.stateDir)),
+      ...(network.localAddress ? { address: network.localAddress } : {}),
+      networkDrivers: network.names(),
+      networkUnusable: vhost.usable
+        ? network.unusable
+        : { ...network.unusable, 'vhost-user': vhost.reason ?? 'unusable' },
+      vhostUser: vhost.usable,
+      ...(kvm !== undefined ? { kvm } : {}),
+    };
+  };
   const follows = new LogFollowers(
     (vmId) => planExecutor.logPath(vmId),
     (msg) => channel?.sendLive(msg) ?? false,

@@ -1,3 +1,4 @@
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PlanNic } from '../core/agent-protocol.js';
@@ -22,6 +23,8 @@ import {
   VlanDriver,
   VxlanDriver,
 } from '../drivers/network/index.js';
+import { MAX_SOCKET_PATH, vhostSocketPath } from '../drivers/network/vhost-user.js';
+import type { ProbeResult } from '../drivers/runtime/types.js';
 
 /** A workload's NICs as the agent remembers them (persisted with the workload record). */
 export interface WorkloadNics {
@@ -128,6 +131,8 @@ export class NetworkHost {
    * A microVM's NICs: one tap per NIC in the agent's own namespace, plugged
    * into its network by the network's driver, with the VM's security groups
    * on the taps (tap-firewall.ts). Returns the tap names. All or nothing.
+   * A NIC with `vhostUser` becomes a vhost-user port of the DPDK switch
+   * instead (its entry is the OVS port name; vhostSocket() is QEMU's side).
    */
   setupTaps(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<string[]> {
     return this.serial(async () => {
@@ -136,7 +141,8 @@ export class NetworkHost {
         for (const nic of nics) this.driverFor(nic);
         const taps: string[] = [];
         for (const nic of nics) {
-          taps.push(await this.plug(vmId, '', nic, undo, signal, () => createTap(vmId, nic, signal)));
+          if (nic.vhostUser) taps.push(await this.plugVhostUser(vmId, nic, undo, signal));
+          else taps.push(await this.plug(vmId, '', nic, undo, signal, () => createTap(vmId, nic, signal)));
         }
         undo.push(() => removeTapRuleset(vmId, AbortSignal.timeout(10_000)));
         await this.tapFirewall(vmId, nics, signal);
@@ -170,12 +176,72 @@ export class NetworkHost {
     });
   }
 
+  /** The unix socket QEMU serves for a vhost-user NIC (the switch's port connects to it). */
+  vhostSocket(vmId: number, nicId: number): string {
+    return vhostSocketPath(join(this.scratchDir, 'vhu'), vmId, nicId);
+  }
+
+  /** Whether microVM NICs can be vhost-user ports here (the facts' vhostUser), and why not. */
+  async vhostUser(signal: AbortSignal): Promise<ProbeResult> {
+    if (!this.drivers.has('ovswitch')) {
+      return { usable: false, reason: `ovswitch is not usable: ${this.unusable.ovswitch ?? 'not probed'}` };
+    }
+    return this.ovs.vhostUser(signal);
+  }
+
+  /**
+   * A vhost-user NIC: the network set up as for any NIC, then a
+   * dpdkvhostuserclient port (named like the NIC's tap would be) pointing at
+   * the socket QEMU will serve. Refused when the switch has no DPDK.
+   */
+  private async plugVhostUser(
+    vmId: number,
+    nic: PlanNic,
+    undo: Array<() => Promise<void>>,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const socket = this.vhostSocket(vmId, nic.nicId);
+    if (socket.length > MAX_SOCKET_PATH) {
+      throw new OneError('E_DRIVER_FAILED', `vhost-user socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes`);
+    }
+    const driver = this.driverFor(nic);
+    if (!(driver instanceof OvsDriver)) {
+      throw new OneError('E_VHOST_USER', `NIC ${nic.nicId}: vhost-user NICs need VN_MAD ovswitch, not ${nic.driver}`, {
+        nicId: nic.nicId,
+      });
+    }
+    return this.plug(
+      vmId,
+      '',
+      nic,
+      undo,
+      signal,
+      async () => {
+        // The network and the daemons are up now (ensure ran): DPDK must be initialised in them.
+        const ok = await this.ovs.vhostUser(signal);
+        if (!ok.usable) {
+          throw new OneError(
+            'E_VHOST_USER',
+            `NIC ${nic.nicId}: this host cannot give vhost-user NICs: ${ok.reason ?? 'no DPDK'}`,
+            { nicId: nic.nicId },
+          );
+        }
+        await mkdir(join(this.scratchDir, 'vhu'), { recursive: true, mode: 0o700 });
+        await rm(socket, { force: true });
+        undo.push(() => rm(socket, { force: true }));
+        return hostIfName(vmId, nic.nicId);
+      },
+      (net, port) => driver.attachVhostUser(net, port, socket, signal),
+    );
+  }
+
   /** Removes every NIC and the namespace (or, for taps, the firewall table) of a workload that is gone. */
   teardown(vmId: number, nics: PlanNic[], signal: AbortSignal, kind?: 'tap'): Promise<void> {
     return this.serial(async () => {
       for (const nic of nics) {
         await this.unplug(vmId, nic, signal);
         await deleteNic(vmId, nic.nicId, signal);
+        if (nic.vhostUser && kind === 'tap') await rm(this.vhostSocket(vmId, nic.nicId), { force: true });
         await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
       }
       if (kind === 'tap') await removeTapRuleset(vmId, signal);
@@ -190,7 +256,9 @@ export class NetworkHost {
     );
   }
 
-  private async tapFirewall(vmId: number, nics: PlanNic[], signal: AbortSignal): Promise<void> {
+  private async tapFirewall(vmId: number, all: PlanNic[], signal: AbortSignal): Promise<void> {
+    // vhost-user NICs have no kernel interface for nftables to match: they are not filtered (docs/networks.md).
+    const nics = all.filter((n) => !n.vhostUser);
     await applyTapRuleset(join(this.scratchDir, this.nsPrefix), vmId, nics, signal);
     this.log.debug({ vmId, rules: nics.reduce((k, n) => k + (n.rules?.length ?? 0), 0) }, 'tap firewall applied');
   }
@@ -221,6 +289,7 @@ export class NetworkHost {
     undo: Array<() => Promise<void>>,
     signal: AbortSignal,
     makePort: () => Promise<string> = () => createNic(vmId, ns, nic, signal),
+    attachPort?: (net: HostNetwork, port: string) => Promise<void>,
   ): Promise<string> {
     const driver = this.driverFor(nic);
     const net = this.hostNetwork(nic);
@@ -246,7 +315,7 @@ export class NetworkHost {
     undo.push(() => deleteNic(vmId, nic.nicId, AbortSignal.timeout(10_000)));
     const host = await makePort();
     undo.push(() => driver.detach(net, host, AbortSignal.timeout(10_000)));
-    await driver.attach(net, host, signal);
+    await (attachPort ? attachPort(net, host) : driver.attach(net, host, signal));
     this.log.debug({ vmId, nicId: nic.nicId, networkId: nic.networkId, host }, 'nic plugged');
     return host;
   }

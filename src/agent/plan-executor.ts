@@ -360,6 +360,14 @@ export class PlanExecutor {
     let taps: string[] = [];
     if (nics.length > 0) {
       if (!this.network) throw new OneError('E_DRIVER_UNSUPPORTED', 'this agent has no network support');
+      const vhost = nics.find((n) => n.vhostUser);
+      if (vhost && plan.spec.runtime !== 'qemu') {
+        throw new OneError(
+          'E_VHOST_USER',
+          `NIC ${vhost.nicId}: vhost-user NICs (BRIDGE_TYPE=openvswitch_dpdk) need the qemu runtime, not ${plan.spec.runtime}`,
+          { nicId: vhost.nicId },
+        );
+      }
       taps = await this.network.setupTaps(plan.vmId, nics, signal);
       await this.registry.patch(plan.vmId, { nics: { netns: '', nics, kind: 'tap' } });
     }
@@ -369,7 +377,11 @@ export class PlanExecutor {
     const initrd = m?.initrd ? await this.images.file(m.initrd, signal) : undefined;
     return microvmMachine(
       m,
-      nics.map((n, i) => ({ tap: taps[i] as string, mac: n.mac, ...(n.mtu ? { mtu: n.mtu } : {}) })),
+      nics.map((n, i) =>
+        n.vhostUser && this.network
+          ? { vhostUser: this.network.vhostSocket(plan.vmId, n.nicId), mac: n.mac }
+          : { tap: taps[i] as string, mac: n.mac, ...(n.mtu ? { mtu: n.mtu } : {}) },
+      ),
       disks,
       { ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}) },
     );

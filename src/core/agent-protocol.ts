@@ -79,6 +79,12 @@ export interface PlanNic {
   peers?: string[];
   /** Security-group rules; absent = no filtering. */
   rules?: PlanSecurityRule[];
+  /**
+   * The network's BRIDGE_TYPE is openvswitch_dpdk: a microVM's NIC is a
+   * vhost-user port of the DPDK switch (not a tap, so not filtered); a
+   * container's is a veth on the same bridge as usual.
+   */
+  vhostUser?: boolean;
 }
 
 /** What the agent needs to run a VM's workload, derived from its template. */
@@ -185,6 +191,8 @@ export interface HostFacts {
   /** Network drivers that work on this host, and why the others do not. */
   networkDrivers?: string[];
   networkUnusable?: Record<string, string>;
+  /** Whether microVM NICs can be vhost-user ports of a DPDK Open vSwitch here (why not: networkUnusable['vhost-user']). */
+  vhostUser?: boolean;
   /** The local system datastore: the filesystem of the agent's state dir (VM dirs, image cache). */
   systemDs?: { totalMb: number; freeMb: number };
   /** Whether a KVM guest really booted here (the qemu runtime's probe); absent when qemu was not probed. */

@@ -49,6 +49,11 @@ export const ERRORS = {
   E_MAC_IN_USE: { status: 409, exit: 6, summary: 'the MAC address is already leased' },
   E_AR_OVERLAP: { status: 409, exit: 6, summary: 'the address range overlaps another range of the network' },
   E_NETWORK_DRIVER: { status: 409, exit: 6, summary: 'no usable host offers the network driver' },
+  E_VHOST_USER: {
+    status: 409,
+    exit: 6,
+    summary: 'a vhost-user NIC (BRIDGE_TYPE=openvswitch_dpdk) cannot be given here or cannot have this',
+  },
   // users and groups
   E_USER_PASSWORD: { status: 400, exit: 2, summary: 'the password does not meet requirements' },
   E_GROUP_NOT_EMPTY: { status: 409, exit: 6, summary: 'the group still has members' },

@@ -10,16 +10,24 @@
  * OVS is used instead when one answers and runs in this network namespace.
  *
  * Modes: `auto` (system OVS when usable, else own daemons), `own`, `system`, `off`.
+ *
+ * DPDK (`dpdk: 'auto'`): when the DPDK build of ovs-vswitchd, its ring mempool
+ * driver and enough free hugepages are there as the own daemons start, that
+ * binary runs instead, with `dpdk-init=try` (vhost-user.ts), so microVM NICs
+ * can be vhost-user ports. The same switch still serves veth and tap ports.
  */
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CommandError, runCommand, sleep } from '../runtime/exec.js';
 import type { ProbeResult } from '../runtime/types.js';
 import { probeName } from './ip-tools.js';
+import { DPDK_VSWITCHD, dpdkOtherConfig, vhostUserPrerequisites } from './vhost-user.js';
 
 export const OVS_MODES = ['auto', 'own', 'system', 'off'] as const;
 export type OvsMode = (typeof OVS_MODES)[number];
+export const OVS_DPDK_MODES = ['auto', 'off'] as const;
+export type OvsDpdkMode = (typeof OVS_DPDK_MODES)[number];
 
 /** The system OVS database socket of the Debian package. */
 export const SYSTEM_OVS_DB = 'unix:/var/run/openvswitch/db.sock';
@@ -36,6 +44,10 @@ export interface OvsDaemonOptions {
   systemDb?: string;
   /** Run the daemons in this named network namespace (tests); default: the caller's. */
   netns?: string;
+  /** Own daemons: run the DPDK build of ovs-vswitchd when the host can (auto), or never (off, the default). */
+  dpdk?: OvsDpdkMode;
+  /** The DPDK build of ovs-vswitchd (default: Debian's path). */
+  dpdkVswitchd?: string;
 }
 
 type Daemon = 'ovsdb-server' | 'ovs-vswitchd';
@@ -50,12 +62,18 @@ export class OvsDaemons {
   private db: string | undefined;
   private own = false;
   private starting: Promise<'started' | 'running'> | undefined;
+  readonly dpdk: OvsDpdkMode;
+  private readonly dpdkVswitchd: string;
+  /** Why the own vswitchd was started without DPDK (when dpdk is auto). */
+  private noDpdk: string | undefined;
 
   constructor(options: OvsDaemonOptions) {
     this.mode = options.mode ?? 'auto';
     this.runDir = options.runDir;
     this.systemDb = options.systemDb ?? SYSTEM_OVS_DB;
     this.netns = options.netns;
+    this.dpdk = options.dpdk ?? 'off';
+    this.dpdkVswitchd = options.dpdkVswitchd ?? DPDK_VSWITCHD;
   }
 
   /** Whether the daemons in use are this host's own (so the agent may stop them). */
@@ -214,10 +232,50 @@ export class OvsDaemons {
     // Must be set before vswitchd starts: TCP over veth ports with the netdev datapath needs it.
     await runCommand([...base, 'set', 'Open_vSwitch', '.', 'other_config:userspace-tso-enable=true'], signal);
     if (!(await this.ownPid('ovs-vswitchd'))) {
-      await this.daemon('ovs-vswitchd', [this.ownDb], signal);
+      const dpdk = await this.dpdkChoice();
+      this.noDpdk = dpdk.usable ? undefined : dpdk.reason;
+      if (dpdk.usable) await runCommand([...base, 'set', 'Open_vSwitch', '.', ...dpdkOtherConfig()], signal);
+      else await runCommand([...base, 'remove', 'Open_vSwitch', '.', 'other_config', 'dpdk-init'], signal);
+      await this.daemon('ovs-vswitchd', [this.ownDb], signal, dpdk.usable ? this.dpdkVswitchd : undefined);
       started = true;
     }
     return started ? 'started' : 'running';
+  }
+
+  private async dpdkChoice(): Promise<ProbeResult> {
+    if (this.dpdk === 'off') return { usable: false, reason: 'DPDK is disabled (--ovs-dpdk off)' };
+    return vhostUserPrerequisites({ vswitchd: this.dpdkVswitchd });
+  }
+
+  /**
+   * Whether microVM NICs can be vhost-user ports here: the switch in use runs
+   * with DPDK initialised (asked from its database), or — before the agent
+   * has started its own daemons — they would start with DPDK. Quick: a few
+   * file reads and at most two ovs-vsctl calls.
+   */
+  async vhostUser(signal: AbortSignal): Promise<ProbeResult> {
+    if (this.mode === 'off') return { usable: false, reason: 'Open vSwitch is disabled (--ovs off)' };
+    const initialised = (db: string) =>
+      runCommand(['ovs-vsctl', `--db=${db}`, '--timeout=3', 'get', 'Open_vSwitch', '.', 'dpdk_initialized'], signal)
+        .then((r) => r.stdout.trim() === 'true')
+        .catch(() => false);
+    let db = this.db;
+    if (!db && this.mode !== 'own' && !(await this.systemUnusable(signal))) db = this.systemDb;
+    if (!db && (await this.ownPid('ovs-vswitchd'))) db = this.ownDb;
+    if (db) {
+      if (await initialised(db)) return { usable: true };
+      if (db !== this.ownDb) {
+        return { usable: false, reason: 'the system Open vSwitch runs without DPDK (other_config:dpdk-init)' };
+      }
+      return {
+        usable: false,
+        reason: this.noDpdk
+          ? `ovs-vswitchd was started without DPDK: ${this.noDpdk}`
+          : `ovs-vswitchd runs without DPDK initialised (see ${join(this.runDir, 'ovs-vswitchd.log')})`,
+      };
+    }
+    if (this.mode === 'system') return { usable: false, reason: 'no system Open vSwitch answers' };
+    return this.dpdkChoice();
   }
 
   /** Creates the database, or converts it after an OVS upgrade. */
@@ -234,7 +292,7 @@ export class OvsDaemons {
   }
 
   /** Runs a daemon detached in the host's namespace; returns once it is ready (OVS's --detach contract). */
-  private async daemon(name: Daemon, args: string[], signal: AbortSignal): Promise<void> {
+  private async daemon(name: Daemon, args: string[], signal: AbortSignal, binary: string = name): Promise<void> {
     const dir = this.runDir;
     const argv = [
       ...(this.netns ? ['nsenter', `--net=/run/netns/${this.netns}`, '--'] : []),
@@ -242,7 +300,7 @@ export class OvsDaemons {
       `OVS_RUNDIR=${dir}`,
       `OVS_LOGDIR=${dir}`,
       `OVS_DBDIR=${dir}`,
-      name,
+      binary,
       ...args,
       `--pidfile=${join(dir, `${name}.pid`)}`,
       `--unixctl=${join(dir, `${name}.ctl`)}`,
@@ -259,7 +317,9 @@ export class OvsDaemons {
     const pid = await readPid(join(this.runDir, `${name}.pid`));
     if (!pid || !(await alive(pid))) return undefined;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    return cmdline.startsWith(name) && cmdline.includes(this.runDir) ? pid : undefined;
+    // argv[0] is the name, or the DPDK build's full path (ovs-vswitchd-dpdk).
+    const argv0 = basename(cmdline.split('\0')[0] ?? '');
+    return argv0.startsWith(name) && cmdline.includes(this.runDir) ? pid : undefined;
   }
 
   /** `ovs-vsctl` against the database in use (starting nothing). Argv only. */

@@ -4,6 +4,7 @@ import type { ProbeResult } from '../runtime/types.js';
 import { ip } from './ip-tools.js';
 import type { OvsDaemons } from './ovs-daemons.js';
 import type { HostNetwork, NetworkCapabilities, NetworkDriver } from './types.js';
+import { VHOST_KEY, vhostInterfaceArgs } from './vhost-user.js';
 
 /** Port and bridge marks in the OVS database (external_ids), so the driver finds its own rows. */
 const NET_KEY = 'oneedge-net';
@@ -113,6 +114,8 @@ export class OvsDriver implements NetworkDriver {
     const state = await this.snapshot(br, signal);
     const fix = this.trunkArgs(state);
     for (const p of state?.ports ?? []) {
+      // vhost-user ports are no kernel links: they leave with their VM (detach), never by this sweep.
+      if (p.externalIds[VHOST_KEY] !== undefined) continue;
       if (p.externalIds[NET_KEY] !== undefined && !links.has(p.name) && p.name !== net.phydev) {
         fix.push('--', '--if-exists', 'del-port', br, p.name);
       }
@@ -121,6 +124,23 @@ export class OvsDriver implements NetworkDriver {
   }
 
   async attach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void> {
+    await ip(['link', 'set', 'dev', port, 'up'], signal, this.ns);
+    await this.daemons.vsctl(this.portArgs(net, port), signal);
+  }
+
+  /**
+   * Plugs a microVM's vhost-user NIC: a `dpdkvhostuserclient` port with the
+   * network's tag that connects to the socket QEMU serves (vhost-user.ts).
+   * Needs a DPDK-enabled vswitchd; OVS retries the connection until QEMU is up.
+   */
+  async attachVhostUser(net: HostNetwork, port: string, socket: string, signal: AbortSignal): Promise<void> {
+    const args = this.portArgs(net, port);
+    args.push('--', 'set', 'Port', port, `external_ids:${VHOST_KEY}=true`, ...vhostInterfaceArgs(port, socket));
+    await this.daemons.vsctl(args, signal);
+  }
+
+  /** `add-port` with the network's access tag (and trunked VLAN_TAGGED_ID), mark and MTU. */
+  private portArgs(net: HostNetwork, port: string): string[] {
     const vlan = this.vlan(net);
     const tagged = this.tags(net).filter((t) => t !== vlan);
     const settings = [
@@ -132,8 +152,7 @@ export class OvsDriver implements NetworkDriver {
     ];
     const args = ['--may-exist', 'add-port', net.bridge, port, '--', 'set', 'Port', port, ...settings];
     if (net.mtu) args.push('--', 'set', 'Interface', port, `mtu_request=${net.mtu}`);
-    await ip(['link', 'set', 'dev', port, 'up'], signal, this.ns);
-    await this.daemons.vsctl(args, signal);
+    return args;
   }
 
   async detach(net: HostNetwork, port: string, signal: AbortSignal): Promise<void> {

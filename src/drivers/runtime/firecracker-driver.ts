@@ -116,6 +116,12 @@ export class FirecrackerDriver implements RuntimeDriver {
     if (spec.vcpu < 1 || spec.vcpu > 32) {
       throw new OneError('E_VALIDATION', `VCPU ${spec.vcpu} must be from 1 to 32 for Firecracker`, { vcpu: spec.vcpu });
     }
+    if (spec.machine?.nics?.some((n) => n.vhostUser)) {
+      throw new OneError(
+        'E_VHOST_USER',
+        'Firecracker has no vhost-user NICs (BRIDGE_TYPE=openvswitch_dpdk needs qemu)',
+      );
+    }
     if (spec.netns !== undefined && spec.netns !== 'host') {
       throw new OneError('E_DRIVER_UNSUPPORTED', 'firecracker workloads run in the agent’s network namespace');
     }

@@ -198,7 +198,7 @@ export class QemuDriver implements RuntimeDriver {
         ...(spec.netns && spec.netns !== 'host' ? { netns: spec.netns } : {}),
         // Taps the driver makes itself (NICs on a bridge); agent-made taps (`tap`) are only opened.
         taps: (m.nics ?? []).flatMap((n, i) =>
-          n.bridge && !n.tap
+          n.bridge && !n.tap && !n.vhostUser
             ? [{ name: tapName(spec.vmId, i), bridge: n.bridge, ...(n.mtu ? { mtu: n.mtu } : {}) }]
             : [],
         ),
@@ -404,6 +404,21 @@ export class QemuDriver implements RuntimeDriver {
     const m = spec.machine ?? {};
     for (const [i, n] of (m.nics ?? []).entries()) {
       if (!MAC.test(n.mac)) throw new OneError('E_VALIDATION', `NIC ${i}: MAC ${JSON.stringify(n.mac)} is invalid`, {});
+      if (n.vhostUser !== undefined) {
+        if (
+          n.tap !== undefined ||
+          n.bridge !== undefined ||
+          !n.vhostUser.startsWith('/') ||
+          /[,\s]/.test(n.vhostUser)
+        ) {
+          throw new OneError(
+            'E_VALIDATION',
+            `NIC ${i}: a vhost-user socket must be an absolute path without commas or spaces, and alone (no tap or bridge)`,
+            {},
+          );
+        }
+        continue;
+      }
       if ((n.tap === undefined) === (n.bridge === undefined)) {
         throw new OneError('E_VALIDATION', `NIC ${i}: give either a tap or a bridge`, {});
       }
@@ -447,6 +462,7 @@ export class QemuDriver implements RuntimeDriver {
       id: `net${i}`,
       tap: n.tap ?? tapName(spec.vmId, i),
       mac: n.mac.toLowerCase(),
+      ...(n.vhostUser ? { vhostUser: n.vhostUser } : {}),
     }));
     const direct = !m.bootFromDisk;
     let kernel = m.kernel;

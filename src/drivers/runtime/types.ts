@@ -86,6 +86,8 @@ export interface DiskSpec {
 export interface NicSpec {
   tap?: string;
   bridge?: string;
+  /** A vhost-user NIC: the unix socket QEMU serves for the switch to connect to (instead of tap/bridge). */
+  vhostUser?: string;
   mac: string;
   mtu?: number;
 }

@@ -38,6 +38,7 @@ import {
   nicRules,
   peersFor,
   planNics,
+  vhostUserSchedMessage,
 } from './network-plan.js';
 import { buildSnapshot, reschedulable } from './placement.js';
 import { applyPlan, type ColdMigrateMode } from './plan-applier.js';
@@ -478,7 +479,11 @@ export class LifecycleController implements AgentEvents {
     }
     for (const u of plan.unplaced) {
       const vm = byVm.get(u.vmId);
-      if (vm) await this.setSchedMessage(vm, u.message);
+      if (vm)
+        await this.setSchedMessage(
+          vm,
+          vhostUserSchedMessage(vm, hosts, (id) => this.gateway.isConnected(id), u.message),
+        );
     }
   }
 
@@ -721,6 +726,6 @@ function factsTemplate(f: HostFacts): Record<string, string> {
     TOTALMEMORY: String(f.memoryMb * 1024),
     RUNTIMES: f.runtimes.join(','),
     AGENT_VERSION: f.agentVersion,
-    ...networkFactsTemplate(f.networkDrivers),
+    ...networkFactsTemplate(f.networkDrivers, f.vhostUser),
   };
 }

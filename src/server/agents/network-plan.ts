@@ -3,6 +3,7 @@ import { DEFAULT_RULES, formatIpv4, nicContext, nicPrefixLength, parseIpv4 } fro
 import type { PoolObject } from '../../core/model.js';
 import { getString, getVector, getVectors } from '../../core/template/index.js';
 import type { Template, TemplateVector } from '../../core/template/types.js';
+import { isVhostUserNic, VHOST_USER_ATTRIBUTE } from '../../core/vhost-user.js';
 import { DEFAULT_SECGROUP_ID, nicGroupIds, rulesOf } from '../services/secgroup-service.js';
 import { HOLDS_CAPACITY } from './placement.js';
 
@@ -38,6 +39,7 @@ function planNic(n: TemplateVector, peers: string[], rules: PlanSecurityRule[] |
   if (n.DNS) nic.dns = n.DNS.split(/[\s,]+/).filter(Boolean);
   if (nic.driver === 'vxlan') nic.peers = peers;
   if (rules) nic.rules = rules;
+  if (isVhostUserNic(n)) nic.vhostUser = true;
   return nic;
 }
 
@@ -91,25 +93,56 @@ export const hasNics = (vm: PoolObject<'vm'>) => getVectors(vm.template, 'NIC').
  * A pending VM's template with its NICs' network drivers added to
  * SCHED_REQUIREMENTS, so the scheduler only places it on hosts whose agent
  * reported those drivers usable (host attribute NETWORK_DRIVERS, e.g.
- * ",bridge,vxlan,"). A kernel without 802.1Q gets no 802.1Q NIC.
+ * ",bridge,vxlan,"). A kernel without 802.1Q gets no 802.1Q NIC. A NIC on a
+ * BRIDGE_TYPE=openvswitch_dpdk network also needs VHOST_USER = "YES".
  */
 export function withNetworkRequirements(t: Template): Template {
-  const mads = [
-    ...new Set(
-      getVectors(t, 'NIC')
-        .map((n) => n.VN_MAD)
-        .filter((m): m is string => !!m),
-    ),
-  ];
+  const nics = getVectors(t, 'NIC');
+  const mads = [...new Set(nics.map((n) => n.VN_MAD).filter((m): m is string => !!m))];
   if (mads.length === 0) return t;
-  const needs = mads.map((m) => `NETWORK_DRIVERS = "*,${m},*"`).join(' & ');
+  const clauses = mads.map((m) => `NETWORK_DRIVERS = "*,${m},*"`);
+  if (nics.some(isVhostUserNic)) clauses.push(`${VHOST_USER_ATTRIBUTE} = "YES"`);
+  const needs = clauses.join(' & ');
   const current = getString(t, 'SCHED_REQUIREMENTS');
   return { ...t, SCHED_REQUIREMENTS: current ? `(${current}) & ${needs}` : needs };
 }
 
-/** Host template attributes for the network drivers its agent offers. */
-export function networkFactsTemplate(drivers: readonly string[] | undefined): Record<string, string> {
-  return drivers ? { NETWORK_DRIVERS: `,${drivers.join(',')},` } : {};
+/** Host template attributes for the network drivers its agent offers (and whether it gives vhost-user NICs). */
+export function networkFactsTemplate(
+  drivers: readonly string[] | undefined,
+  vhostUser?: boolean | undefined,
+): Record<string, string> {
+  return {
+    ...(drivers ? { NETWORK_DRIVERS: `,${drivers.join(',')},` } : {}),
+    ...(vhostUser !== undefined ? { [VHOST_USER_ATTRIBUTE]: vhostUser ? 'YES' : 'NO' } : {}),
+  };
+}
+
+/**
+ * The SCHED_MESSAGE of an unplaced VM with a vhost-user NIC, made clearer:
+ * when no connected host gives vhost-user NICs it says so with each host's
+ * reason; when the requirements failed it adds which hosts lack VHOST_USER
+ * and why. Otherwise (or without such a NIC) the scheduler's message.
+ */
+export function vhostUserSchedMessage(
+  vm: PoolObject<'vm'>,
+  hosts: readonly PoolObject<'host'>[],
+  isConnected: (hostId: number) => boolean,
+  schedulerMessage: string,
+): string {
+  const nic = getVectors(vm.template, 'NIC').find(isVhostUserNic);
+  if (!nic) return schedulerMessage;
+  const connected = hosts.filter((h) => h.body.facts && isConnected(h.id));
+  const lacking = connected.filter((h) => h.body.facts?.vhostUser !== true);
+  const why = lacking
+    .map((h) => `host ${h.id}: ${h.body.facts?.networkUnusable?.['vhost-user'] ?? 'does not report vhost-user'}`)
+    .join('; ');
+  const what = `NIC ${nic.NIC_ID ?? 0} is on BRIDGE_TYPE = openvswitch_dpdk network ${nic.NETWORK_ID}`;
+  if (lacking.length === connected.length) return `no host gives vhost-user NICs (${what})${why ? ` — ${why}` : ''}`;
+  if (why && /SCHED_REQUIREMENTS/.test(schedulerMessage)) {
+    return `${schedulerMessage} (${what}, which needs ${VHOST_USER_ATTRIBUTE} = "YES" — ${why})`;
+  }
+  return schedulerMessage;
 }
 
 /**

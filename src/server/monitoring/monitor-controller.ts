@@ -17,6 +17,7 @@ import type { Store } from '../../store/index.js';
 import type { HostMonitoringTable, VmMonitoringTable } from '../../store/schema.js';
 import type { MonitorSink } from '../agents/agent-gateway.js';
 import type { LifecycleController } from '../agents/lifecycle-controller.js';
+import { networkFactsTemplate } from '../agents/network-plan.js';
 import type { MonitoringConfig } from '../config.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -483,5 +484,6 @@ function systemTemplate(s: HostSystemInfo): Record<string, string> {
     ...(s.cpuModel ? { MODELNAME: s.cpuModel } : {}),
     ...(s.cpuMhz ? { CPUSPEED: String(s.cpuMhz) } : {}),
     ...(s.kernel ? { KERNEL: s.kernel } : {}),
+    ...networkFactsTemplate(s.networkDrivers, s.vhostUser),
   };
 }

@@ -17,6 +17,7 @@ import type { NewPoolObject, PoolObject, VnetBody } from '../../core/model.js';
 import { ONEADMIN_GID, ONEADMIN_UID, type Principal } from '../../core/permissions.js';
 import { getString, getVectors, removeAttribute } from '../../core/template/index.js';
 import type { Template, TemplateVector } from '../../core/template/types.js';
+import { checkBridgeType, checkVhostUserNic } from '../../core/vhost-user.js';
 import { parseVlanList } from '../../core/vlan-list.js';
 import type { LeaseRow, Store, TxStore } from '../../store/index.js';
 import { type CreateInput, checkName, checkRevision, type KindHandler, type ObjectService } from './object-service.js';
@@ -356,6 +357,8 @@ export class VnetService {
       return { ...nic, NIC_ID: String(nicId) };
     }
     const net = await this.findNetwork(tx, who, nic, attribute);
+    const bridgeType = getString(net.template, 'BRIDGE_TYPE');
+    checkVhostUserNic({ ...nic, NETWORK: net.name, VN_MAD: net.body.vn_mad, BRIDGE_TYPE: bridgeType }, attribute);
     const req: LeaseRequest = {
       ip: nic.IP,
       ip6: nic.IP6,
@@ -500,6 +503,7 @@ function networkBody(id: number, mad: VnMad, t: Template): VnetBody {
 
 /** PHYDEV (an interface name) and VLAN_TAGGED_ID (ovswitch trunk NICs: tags and ranges 1-4094). */
 function checkUplinkAttributes(mad: string, t: Template): void {
+  checkBridgeType(mad, getString(t, 'BRIDGE_TYPE'), getString(t, 'SECURITY_GROUPS'));
   const phydev = getString(t, 'PHYDEV');
   if (phydev !== undefined && !IFNAME.test(phydev)) {
     throw invalid(`PHYDEV must be an interface name of 1-15 letters, digits, _ . -, got '${phydev}'`, 'PHYDEV[0]');
@@ -542,9 +546,10 @@ function nicFromLease(
     if (v !== undefined && out[a] === undefined) out[a] = v;
   }
   if (out.MTU === undefined && net.body.vn_mad === 'vxlan') out.MTU = String(VXLAN_MTU);
-  // The host side of the network — the uplink and (ovswitch) the VLANs a trunk NIC carries — comes from
-  // the network only: a NIC naming its own PHYDEV could pull any host interface into a switch.
-  for (const a of ['PHYDEV', 'VLAN_TAGGED_ID']) {
+  // The host side of the network — the uplink, (ovswitch) the VLANs a trunk NIC carries and the datapath
+  // (BRIDGE_TYPE) — comes from the network only: a NIC naming its own PHYDEV could pull any host interface
+  // into a switch.
+  for (const a of ['PHYDEV', 'VLAN_TAGGED_ID', 'BRIDGE_TYPE']) {
     const v = getString(net.template, a);
     if (v !== undefined) out[a] = v;
     else delete out[a];

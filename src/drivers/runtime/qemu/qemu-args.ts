@@ -24,6 +24,8 @@ export interface QemuNic {
   id: string;
   tap: string;
   mac: string;
+  /** A vhost-user NIC: the unix socket QEMU serves (the switch connects as client); `tap` is unused. */
+  vhostUser?: string;
 }
 
 export interface QemuLaunch {
@@ -68,6 +70,39 @@ export function kernelCmdline(
   return [...args, ...extra];
 }
 
+/**
+ * Guest RAM a vhost-user backend can map: a memfd shared with other processes
+ * (the switch reads and writes the virtio rings and buffers in it). Bound to
+ * the VM's NUMA nodes when it has any.
+ */
+export function sharedMemoryArgs(l: Pick<QemuLaunch, 'memoryMb' | 'memoryNodes'>): string[] {
+  const bind = l.memoryNodes && l.memoryNodes.length > 0 ? `,host-nodes=${l.memoryNodes.join(',')},policy=bind` : '';
+  return [
+    '-object',
+    `memory-backend-memfd,id=ram0,size=${l.memoryMb}M,share=on${bind}`,
+    '-m',
+    `${l.memoryMb}`,
+    '-machine',
+    'memory-backend=ram0',
+  ];
+}
+
+/**
+ * A vhost-user NIC: QEMU is the socket server (`server=on,wait=off`: it boots
+ * without waiting; the switch's dpdkvhostuserclient port connects and
+ * reconnects by itself), the netdev speaks vhost-user over it.
+ */
+export function vhostUserNicArgs(n: QemuNic, bus: 'device' | 'pci'): string[] {
+  return [
+    '-chardev',
+    `socket,id=chr-${n.id},path=${n.vhostUser},server=on,wait=off`,
+    '-netdev',
+    `vhost-user,id=${n.id},chardev=chr-${n.id}`,
+    '-device',
+    `virtio-net-${bus},netdev=${n.id},mac=${n.mac}`,
+  ];
+}
+
 export function qemuArgv(l: QemuLaunch): string[] {
   const micro = l.machine === 'microvm';
   const argv = [l.binary, '-name', `${l.name},process=${l.name}`];
@@ -75,7 +110,8 @@ export function qemuArgv(l: QemuLaunch): string[] {
   argv.push('-accel', l.accel === 'kvm' ? 'kvm' : 'tcg,tb-size=32');
   argv.push('-cpu', l.accel === 'kvm' ? 'host' : 'max');
   argv.push('-smp', smp(l.vcpu, l.threads));
-  if (l.memoryNodes && l.memoryNodes.length > 0) {
+  if (l.nics.some((n) => n.vhostUser)) argv.push(...sharedMemoryArgs(l));
+  else if (l.memoryNodes && l.memoryNodes.length > 0) {
     argv.push(
       '-object',
       `memory-backend-ram,id=ram0,size=${l.memoryMb}M,host-nodes=${l.memoryNodes.join(',')},policy=bind`,
@@ -111,6 +147,10 @@ export function qemuArgv(l: QemuLaunch): string[] {
     );
   }
   for (const n of l.nics) {
+    if (n.vhostUser) {
+      argv.push(...vhostUserNicArgs(n, bus));
+      continue;
+    }
     argv.push(
       '-netdev',
       `tap,id=${n.id},ifname=${n.tap},script=no,downscript=no`,
