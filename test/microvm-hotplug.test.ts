@@ -19,7 +19,7 @@ import { buildGuestKit } from '../src/drivers/runtime/qemu/guest-kit.js';
 import { TestAgent, waitFor } from './support/agents.js';
 import { Api } from './support/api.js';
 import { NetnsLab, netnsSkipReason } from './support/netns-hosts.js';
-import { TestServer } from './support/server.js';
+import { BIN, TestServer } from './support/server.js';
 import { fetchInWorkload, instantiateTemplate, uploadBusyboxExt4, workloadPid } from './support/vms.js';
 
 const run = promisify(execFile);
@@ -74,6 +74,30 @@ describe('disk and NIC hot-plug on a running microVM (QEMU, software emulation)'
   const machineDevices = (): string[] => {
     const spec = JSON.parse(readFileSync(join(vmHost.stateDir, 'vms', String(vmId), 'workload', 'spec.json'), 'utf8'));
     return ((spec.machine?.hotplug ?? []) as { id: string }[]).map((d) => d.id);
+  };
+
+  /** The `oneedge` CLI against the test server (the work dir as HOME). */
+  const oneedge = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+        env: { ...process.env, HOME: work, ONEEDGE_URL: server.url, ONEEDGE_AUTH: server.authFile },
+        timeout: 120_000,
+      });
+      return { code: 0, out: stdout, err: stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' };
+    }
+  };
+  /** On failure, adds what the guest's console and the host's firewall show (a guest or a network problem?). */
+  const diagnosed = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      const log = (await api.get(`/api/v1/vms/${vmId}/log`)).body.data as string;
+      const diag = [log.slice(-4000), await hostExec(['nft', 'list', 'ruleset']), await guest('addrs')];
+      throw new Error(`${String(err)}\n${diag.join('\n----\n')}`);
+    }
   };
 
   before(async () => {
@@ -241,42 +265,41 @@ CONTEXT = [
     assert.equal(qemuPid(), pid);
   });
 
-  test('a NIC hot-attached on a second VXLAN network: the guest takes its IP from the context and exchanges TCP with the container; detached, traffic stops and the host side is gone', async () => {
-    const res = await api.post(`/api/v1/vms/${vmId}/nics`, {
-      template: `NIC = [ NETWORK_ID = ${netB}, SECURITY_GROUPS = ${sgId} ]`,
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.equal(res.body.lcm_state, 'HOTPLUG_NIC');
-    const v = await settled(vmId);
+  test('a NIC hot-attached (CLI) on a second VXLAN network: the guest takes its IP from the context and exchanges TCP with the container; detached, traffic stops and the host side is gone', async () => {
+    const a = await oneedge([
+      'vm',
+      'nic-attach',
+      String(vmId),
+      '--network',
+      'hp-b',
+      '--secgroups',
+      String(sgId),
+      '--wait',
+    ]);
+    assert.equal(a.code, 0, a.err);
+    const v = await vm(vmId);
+    assert.equal(`${v.state}/${v.lcm_state}`, 'ACTIVE/RUNNING');
     assert.equal(v.error ?? null, null, JSON.stringify(v.error));
     const nic = list(v.template.NIC).find((n) => n.NETWORK_ID === String(netB)) as Vector;
     const tap = `oe${vmId}n${nic.NIC_ID}`;
     assert.match(await hostExec(['ip', '-o', 'link', 'show']), new RegExp(`${tap}[:@]`), 'the tap is plugged');
     assert.match(await hostExec(['nft', 'list', 'ruleset']), new RegExp(tap), 'security groups cover the tap');
-    await waitFor(
-      'the guest has its address on network B',
-      async () => (await guest('addrs')).includes(nic.IP as string),
-      20_000,
+    await diagnosed(
+      waitFor('the guest has its address on B', async () => (await guest('addrs')).includes(`${nic.IP}/24`), 20_000),
     );
-    await waitFor(
-      'HTTP from the container over network B',
-      async () => (await fetchInWorkload(peerPid, `http://${nic.IP}/`))?.startsWith('hello-'),
-      30_000,
+    await diagnosed(
+      waitFor(
+        'HTTP from the container over network B',
+        async () => (await fetchInWorkload(peerPid, `http://${nic.IP}/`))?.startsWith('hello-'),
+        30_000,
+      ),
     );
-    try {
-      await waitFor(
-        'the guest fetched from the container over B',
-        async () => (await guest('peerb')) === 'peer-ok',
-        20_000,
-      );
-    } catch (err) {
-      const log = (await api.get(`/api/v1/vms/${vmId}/log`)).body.data as string;
-      const diag = [log.slice(-3000), await hostExec(['nft', 'list', 'ruleset']), await guest('addrs')];
-      throw new Error(`${String(err)}\n${diag.join('\n----\n')}`);
-    }
+    await diagnosed(
+      waitFor('the guest fetched from the container over B', async () => (await guest('peerb')) === 'peer-ok', 20_000),
+    );
 
-    const det = await api.del(`/api/v1/vms/${vmId}/nics/${nic.NIC_ID}`);
-    assert.equal(det.status, 200, JSON.stringify(det.body));
+    const det = await oneedge(['vm', 'nic-detach', String(vmId), nic.NIC_ID as string, '--wait']);
+    assert.equal(det.code, 0, det.err);
     const after = await settled(vmId);
     assert.equal(after.error ?? null, null, JSON.stringify(after.error));
     assert.equal(list(after.template.NIC).length, 1);
