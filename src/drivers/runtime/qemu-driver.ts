@@ -81,6 +81,8 @@ export interface QemuDriverOptions {
   rebootGraceMs?: number;
   /** How long start waits for a guest-kit guest to report ONEEDGE-READY on its console, ms (default 25000). */
   readyTimeoutMs?: number;
+  /** Empty PCIe root ports per VM for disk/NIC hot-plug (default HOTPLUG_SLOTS; 0: none, microvm without PCI). */
+  hotplugSlots?: number;
 }
 
 interface QemuHandleData {
@@ -386,7 +388,12 @@ export class QemuDriver implements RuntimeDriver {
 
   private async live(handle: WorkloadHandle): Promise<LiveMachine> {
     const data = this.data(handle);
-    return { workDir: data.workDir, qmpSocket: this.qmpPath(data), pid: await this.livePid(data) };
+    return {
+      workDir: data.workDir,
+      qmpSocket: this.qmpPath(data),
+      pid: await this.livePid(data),
+      slots: this.options.hotplugSlots ?? HOTPLUG_SLOTS,
+    };
   }
 
   /** The VNC socket of a running VM with machine.vnc, if any. */
@@ -505,7 +512,7 @@ export class QemuDriver implements RuntimeDriver {
       qmpSocket: this.qmpPath(data),
       pidFile: join(w, 'qemu.pid'),
       ...(vncSocket ? { vncSocket } : {}),
-      hotplugSlots: HOTPLUG_SLOTS,
+      hotplugSlots: this.options.hotplugSlots ?? HOTPLUG_SLOTS,
       ...(m.hotplug && m.hotplug.length > 0 ? { hotplug: m.hotplug } : {}),
     };
     const extra = ['root=/dev/vda', ...(m.kernelCmdline ? m.kernelCmdline.split(/\s+/).filter(Boolean) : [])];

@@ -180,6 +180,8 @@ export interface LiveMachine {
   qmpSocket: string;
   /** QEMU's pid when it runs, else undefined (the device list changes on disk only). */
   pid: number | undefined;
+  /** Hot-plug slots the machine starts with (default HOTPLUG_SLOTS). */
+  slots?: number;
   /** How long a detach waits for the guest (default UNPLUG_TIMEOUT_MS). */
   unplugTimeoutMs?: number;
 }
@@ -229,7 +231,7 @@ export async function attachDevice(m: LiveMachine, device: MachineDevice, signal
       'this microVM was started without hot-plug slots (by an older agent); power it off and on, then attach again',
     );
   }
-  const placed: MachineDevice = known ?? { ...device, slot: freeSlot(devices, HOTPLUG_SLOTS) };
+  const placed: MachineDevice = known ?? { ...device, slot: freeSlot(devices, m.slots ?? HOTPLUG_SLOTS) };
   if (!known) await writeSpec(m.workDir, withDevices(spec, [...devices, placed]));
   if (m.pid === undefined) return;
   if ((await peripherals(m, signal)).has(placed.id)) return;
