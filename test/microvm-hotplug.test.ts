@@ -313,6 +313,36 @@ CONTEXT = [
     assert.ok(!leases.some((l) => l.vm_id === vmId), 'the lease is free');
   });
 
+  test('powered off, a NIC and a volatile disk attached meanwhile are plugged at resume, on hot-plug slots', async () => {
+    await api.post(`/api/v1/vms/${vmId}/actions/poweroff`);
+    await settled(vmId, 'POWEROFF/LCM_INIT');
+    const n = await api.post(`/api/v1/vms/${vmId}/nics`, {
+      template: `NIC = [ NETWORK_ID = ${netB}, SECURITY_GROUPS = ${sgId} ]`,
+    });
+    assert.equal(n.status, 200, JSON.stringify(n.body));
+    assert.equal(n.body.state, 'POWEROFF', 'a NIC of a powered-off VM is a template change');
+    const d = await api.post(`/api/v1/vms/${vmId}/disks`, {
+      template: 'DISK = [ TYPE = fs, SIZE = 16, TARGET = vdd ]',
+    });
+    assert.equal(d.status, 200, JSON.stringify(d.body));
+    await settled(vmId, 'POWEROFF/LCM_INIT');
+    await api.post(`/api/v1/vms/${vmId}/actions/resume`);
+    const v = await settled(vmId);
+    const nic = list(v.template.NIC).find((x) => x.NETWORK_ID === String(netB)) as Vector;
+    const disk = list(v.template.DISK).find((x) => x.TARGET === 'vdd') as Vector;
+    assert.deepEqual(machineDevices().sort(), [`disk${disk.DISK_ID}`, `nic${nic.NIC_ID}`].sort());
+    await diagnosed(
+      waitFor('the volatile disk mounted at boot', async () => / \/mnt\/vdd ext4 /.test(await guest('mounts')), 20_000),
+    );
+    await diagnosed(
+      waitFor(
+        'HTTP from the container over network B',
+        async () => (await fetchInWorkload(peerPid, `http://${nic.IP}/`))?.startsWith('hello-'),
+        30_000,
+      ),
+    );
+  });
+
   test('terminate leaves nothing of the VM on the host', async () => {
     const pid = qemuPid();
     await api.post(`/api/v1/vms/${vmId}/actions/terminate-hard`);
