@@ -90,6 +90,9 @@ export class Hotplugger {
    * while it was off are plugged or unplugged now, before it starts.
    */
   async syncNics(plan: Plan, record: WorkloadRecord, signal: AbortSignal): Promise<void> {
+    const caps = this.driver(record.runtime).capabilities;
+    // A microVM runtime without hot-plug (Firecracker) never gets NIC changes: the front-end refuses them.
+    if (caps.kind === 'microvm' && !caps.machineHotplug) return;
     const vm = this.microvm(plan, 'nic changes while off');
     if (vm) return this.vms.syncNics(plan, vm.record, vm.driver, signal);
     const wired = record.nics;
