@@ -6,6 +6,7 @@ import type { FrontEndMessage, PlanDisk, PlanNic } from '../core/agent-protocol.
 import { OneError } from '../core/errors.js';
 import type { RuntimeDriver } from '../drivers/runtime/types.js';
 import type { DiskManager } from './disks.js';
+import { type MachineDriver, MicrovmHotplug } from './microvm-hotplug.js';
 import type { NetworkHost } from './network-host.js';
 import type { WorkloadRecord, WorkloadRegistry } from './workload-registry.js';
 
@@ -27,18 +28,25 @@ const VISIBLE_WITHIN_MS = 2000;
  *                mount root, verified visible inside the container at /mnt/<target>
  *   detach-disk  unmount (inside too), copy a persistent disk back to its image, delete it
  *
- * Only container runtimes hot-plug: a microVM's devices are fixed when it boots.
+ * MicroVMs whose runtime declares machineHotplug (qemu) go to MicrovmHotplug;
+ * other microVM runtimes (Firecracker) refuse with E_HOTPLUG_UNSUPPORTED.
  */
 export class Hotplugger {
+  private readonly vms: MicrovmHotplug;
+
   constructor(
     private readonly registry: WorkloadRegistry,
     private readonly driver: (name: string) => RuntimeDriver,
     private readonly log: Logger,
     private readonly network?: NetworkHost,
     private readonly disks?: DiskManager,
-  ) {}
+  ) {
+    this.vms = new MicrovmHotplug(registry, log, network, disks);
+  }
 
   async attachNic(plan: Plan, signal: AbortSignal): Promise<void> {
+    const vm = this.microvm(plan, 'attach-nic');
+    if (vm) return this.vms.attachNic(plan, vm.record, vm.driver, signal);
     const r = this.containerRecord(plan, 'attach-nic');
     const network = this.mustNetwork();
     const nic = findNic(plan.spec.nics, plan.spec.hotplug?.nicId);
@@ -62,6 +70,8 @@ export class Hotplugger {
   }
 
   async detachNic(plan: Plan, signal: AbortSignal): Promise<void> {
+    const vm = this.microvm(plan, 'detach-nic');
+    if (vm) return this.vms.detachNic(plan, vm.record, vm.driver, signal);
     const r = this.containerRecord(plan, 'detach-nic');
     const network = this.mustNetwork();
     const nicId = plan.spec.hotplug?.nicId;
@@ -80,6 +90,11 @@ export class Hotplugger {
    * while it was off are plugged or unplugged now, before it starts.
    */
   async syncNics(plan: Plan, record: WorkloadRecord, signal: AbortSignal): Promise<void> {
+    const caps = this.driver(record.runtime).capabilities;
+    // A microVM runtime without hot-plug (Firecracker) never gets NIC changes: the front-end refuses them.
+    if (caps.kind === 'microvm' && !caps.machineHotplug) return;
+    const vm = this.microvm(plan, 'nic changes while off');
+    if (vm) return this.vms.syncNics(plan, vm.record, vm.driver, signal);
     const wired = record.nics;
     if (!wired || !this.network) return;
     const wanted = plan.spec.nics ?? [];
@@ -96,6 +111,8 @@ export class Hotplugger {
   }
 
   async attachDisk(plan: Plan, signal: AbortSignal): Promise<void> {
+    const vm = this.microvm(plan, 'attach-disk');
+    if (vm) return this.vms.attachDisk(plan, vm.record, vm.driver, signal);
     const r = this.containerRecord(plan, 'attach-disk');
     const disks = this.mustDisks();
     const disk = findDisk(plan.spec.disks, plan.spec.hotplug?.diskId);
@@ -127,6 +144,8 @@ export class Hotplugger {
   }
 
   async detachDisk(plan: Plan, signal: AbortSignal): Promise<void> {
+    const vm = this.microvm(plan, 'detach-disk');
+    if (vm) return this.vms.detachDisk(plan, vm.record, vm.driver, signal);
     const r = this.containerRecord(plan, 'detach-disk');
     const disks = this.mustDisks();
     const disk = findDisk(plan.spec.disks, plan.spec.hotplug?.diskId);
@@ -149,6 +168,28 @@ export class Hotplugger {
     const others = (plan.spec.disks ?? []).filter((d) => d.diskId !== disk.diskId).map((d) => d.sha256);
     if (others.includes(disk.sha256) || plan.spec.image?.sha256 === disk.sha256) return;
     await this.registry.patch(plan.vmId, { images: (r.images ?? []).filter((s) => s !== disk.sha256) });
+  }
+
+  /** A microVM whose runtime hot-plugs devices: its record and driver; undefined for containers. */
+  private microvm(plan: Plan, op: string): { record: WorkloadRecord; driver: MachineDriver } | undefined {
+    const r = this.registry.get(plan.vmId);
+    if (!r) return undefined;
+    const driver = this.driver(r.runtime);
+    if (driver.capabilities.kind !== 'microvm') return undefined;
+    const { attachDevice, detachDevice, updateContext } = driver;
+    if (!driver.capabilities.machineHotplug || !attachDevice || !detachDevice || !updateContext) {
+      throw new OneError('E_HOTPLUG_UNSUPPORTED', `${op} is not supported by the ${r.runtime} runtime`, {
+        runtime: r.runtime,
+      });
+    }
+    return {
+      record: r,
+      driver: {
+        attachDevice: attachDevice.bind(driver),
+        detachDevice: detachDevice.bind(driver),
+        updateContext: updateContext.bind(driver),
+      },
+    };
   }
 
   private containerRecord(plan: Plan, op: string): WorkloadRecord {

@@ -16,7 +16,7 @@ export function isRootDiskCandidate(d: PlanDisk): boolean {
   return d.type.toUpperCase() === 'OS' && d.imageId !== null && (d.format === 'raw' || d.format === 'qcow2');
 }
 
-function diskSpec(p: PreparedDisk): DiskSpec {
+export function diskSpec(p: PreparedDisk): DiskSpec {
   const readOnly = p.disk.readonly || p.format === 'iso';
   // Every writable staged file is already this VM's own (overlay, copy or volatile file): used as it is.
   return {

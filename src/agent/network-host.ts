@@ -154,6 +154,36 @@ export class NetworkHost {
     });
   }
 
+  /**
+   * Adds one tap to a microVM (hot attach, or attach while it is off): plugged
+   * into its network like the boot-time taps, then the VM's tap firewall
+   * re-applied for `all` its NICs. Returns the tap name. All or nothing.
+   */
+  attachTap(vmId: number, nic: PlanNic, all: PlanNic[], signal: AbortSignal): Promise<string> {
+    return this.serial(async () => {
+      const undo: Array<() => Promise<void>> = [];
+      try {
+        const tap = await this.plug(vmId, '', nic, undo, signal, () => createTap(vmId, nic, signal));
+        await this.tapFirewall(vmId, all, signal);
+        return tap;
+      } catch (err) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw isOneError(err) ? err : new OneError('E_DRIVER_FAILED', `NIC attach failed: ${String(err)}`);
+      }
+    });
+  }
+
+  /** Removes one tap of a microVM and re-applies the firewall of the `rest` (none left: the VM's table goes). */
+  detachTap(vmId: number, nic: PlanNic, rest: PlanNic[], signal: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      await this.unplug(vmId, nic, signal);
+      await deleteNic(vmId, nic.nicId, signal);
+      await this.release(nic.networkId, `${vmId}:${nic.nicId}`, signal);
+      if (rest.length > 0) await this.tapFirewall(vmId, rest, signal);
+      else await removeTapRuleset(vmId, signal);
+    });
+  }
+
   /** Adds one NIC to a running workload's namespace (hot attach). */
   attach(vmId: number, nic: PlanNic, signal: AbortSignal): Promise<void> {
     return this.serial(async () => {

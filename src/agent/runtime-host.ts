@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import { isOneError, OneError } from '../core/errors.js';
 import type {
+  MachineDevice,
   ProbeResult,
   RuntimeCapabilities,
   RuntimeDriver,
@@ -38,7 +39,8 @@ export type RuntimeOp =
   | 'inspect'
   | 'stats'
   | 'recover'
-  | 'list';
+  | 'list'
+  | 'hotplug';
 
 /** Per-operation time limits, ms. `stop` is added to the stop timeout the caller asks for. */
 export type RuntimeTimeouts = Record<RuntimeOp, number>;
@@ -58,6 +60,7 @@ export const DEFAULT_RUNTIME_TIMEOUTS: Readonly<RuntimeTimeouts> = Object.freeze
   stats: 10_000,
   recover: 30_000,
   list: 15_000,
+  hotplug: 60_000, // a detach waits for the guest to release the device (5 s of it is Linux's pciehp delay)
 });
 
 /** Operations logged at info on success; the others (polling) at debug. */
@@ -71,6 +74,7 @@ const CHANGES: ReadonlySet<RuntimeOp> = new Set([
   'resume',
   'destroy',
   'recover',
+  'hotplug',
 ]);
 
 const STDERR_MAX = 2000;
@@ -181,7 +185,36 @@ export class RuntimeHost implements RuntimeDriver {
     return this.run({ op: 'list', timeoutMs: this.timeouts.list }, signal, (s) => this.driver.list(s));
   }
 
+  attachDevice(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void> {
+    const m = this.machine('attach a device');
+    return this.run(this.ctx('hotplug', handle), signal, (s) => m.attachDevice(handle, device, s));
+  }
+
+  detachDevice(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void> {
+    const m = this.machine('detach a device');
+    return this.run(this.ctx('hotplug', handle), signal, (s) => m.detachDevice(handle, device, s));
+  }
+
+  updateContext(handle: WorkloadHandle, context: Record<string, string>, signal: AbortSignal): Promise<void> {
+    const m = this.machine('update the context');
+    return this.run(this.ctx('hotplug', handle), signal, (s) => m.updateContext(handle, context, s));
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  /** The driver's hot-plug methods, when it declares machineHotplug and has them. */
+  private machine(action: string): Required<Pick<RuntimeDriver, 'attachDevice' | 'detachDevice' | 'updateContext'>> {
+    this.require('machineHotplug', action);
+    const d = this.driver;
+    if (!d.attachDevice || !d.detachDevice || !d.updateContext) {
+      throw new OneError('E_DRIVER_UNSUPPORTED', `runtime ${this.capabilities.name} cannot ${action}`);
+    }
+    return {
+      attachDevice: d.attachDevice.bind(d),
+      detachDevice: d.detachDevice.bind(d),
+      updateContext: d.updateContext.bind(d),
+    };
+  }
 
   private ctx(op: RuntimeOp, handle: WorkloadHandle): OpContext {
     const ctx: OpContext = { op, name: handle.name, timeoutMs: this.timeouts[op] };

@@ -42,6 +42,12 @@ export const ERRORS = {
     exit: 6,
     summary: 'the workload cannot hot-plug this NIC or disk (runtime, format or how it was started)',
   },
+  E_HOTPLUG_SLOTS_FULL: { status: 409, exit: 6, summary: 'every hot-plug slot of the microVM is in use' },
+  E_HOTPLUG_GUEST: {
+    status: 504,
+    exit: 9,
+    summary: 'the guest did not release a hot-plugged device in time (no PCIe hot-plug in its kernel, or busy)',
+  },
   // virtual networks
   E_LEASE_EXHAUSTED: { status: 409, exit: 6, summary: 'the virtual network has no free address left' },
   E_IP_OUT_OF_RANGE: { status: 400, exit: 2, summary: 'the address is outside every address range of the network' },

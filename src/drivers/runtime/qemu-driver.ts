@@ -36,11 +36,20 @@ import { writeContextVolume } from './qemu/context-volume.js';
 import { baseDiskFor, createOverlay } from './qemu/disks.js';
 import { ensureGuestKit, type GuestKit } from './qemu/guest-kit.js';
 import { EXIT_MARK, READY_MARK } from './qemu/guest-scripts.js';
+import {
+  attachDevice,
+  detachDevice,
+  HOTPLUG_SLOTS,
+  type LiveMachine,
+  reserveContextRoom,
+  rewriteContext,
+} from './qemu/hotplug.js';
 import { hostTscKhz, probeQemu, type QemuProbe } from './qemu/probe.js';
 import { type Accel, kernelCmdline, type QemuDisk, type QemuNic, qemuArgv } from './qemu/qemu-args.js';
 import { QmpError, qmp, qmpOne } from './qemu/qmp.js';
 import { ensureTap, inNetns, removeTap, tapName } from './qemu/taps.js';
 import type {
+  MachineDevice,
   ProbeResult,
   RuntimeCapabilities,
   RuntimeDriver,
@@ -72,6 +81,8 @@ export interface QemuDriverOptions {
   rebootGraceMs?: number;
   /** How long start waits for a guest-kit guest to report ONEEDGE-READY on its console, ms (default 25000). */
   readyTimeoutMs?: number;
+  /** Empty PCIe root ports per VM for disk/NIC hot-plug (default HOTPLUG_SLOTS; 0: none, microvm without PCI). */
+  hotplugSlots?: number;
 }
 
 interface QemuHandleData {
@@ -103,6 +114,7 @@ export class QemuDriver implements RuntimeDriver {
     networkNamespace: true,
     logs: true,
     reattach: true,
+    machineHotplug: true,
   });
   readonly stateRoot: string;
   private readonly binary: string;
@@ -190,6 +202,7 @@ export class QemuDriver implements RuntimeDriver {
         join(spec.workDir, 'context.iso'),
         signal,
       );
+      await reserveContextRoom(join(spec.workDir, 'context.iso'));
       await writeFile(join(spec.workDir, 'spec.json'), JSON.stringify(spec));
       const data: QemuHandleData = {
         vmId: spec.vmId,
@@ -360,6 +373,29 @@ export class QemuDriver implements RuntimeDriver {
     return names.filter((n) => n.startsWith(this.prefix)).sort();
   }
 
+  /** Adds a disk or NIC (qemu/hotplug.ts): live on a hot-plug slot when running, at the next start otherwise. */
+  async attachDevice(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void> {
+    await attachDevice(await this.live(handle), device, signal);
+  }
+
+  async detachDevice(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void> {
+    await detachDevice(await this.live(handle), device, signal);
+  }
+
+  async updateContext(handle: WorkloadHandle, context: Record<string, string>, signal: AbortSignal): Promise<void> {
+    await rewriteContext(await this.live(handle), context, signal);
+  }
+
+  private async live(handle: WorkloadHandle): Promise<LiveMachine> {
+    const data = this.data(handle);
+    return {
+      workDir: data.workDir,
+      qmpSocket: this.qmpPath(data),
+      pid: await this.livePid(data),
+      slots: this.options.hotplugSlots ?? HOTPLUG_SLOTS,
+    };
+  }
+
   /** The VNC socket of a running VM with machine.vnc, if any. */
   vncSocket(handle: WorkloadHandle): string | undefined {
     const data = this.data(handle);
@@ -492,6 +528,8 @@ export class QemuDriver implements RuntimeDriver {
       qmpSocket: this.qmpPath(data),
       pidFile: join(w, 'qemu.pid'),
       ...(vncSocket ? { vncSocket } : {}),
+      hotplugSlots: this.options.hotplugSlots ?? HOTPLUG_SLOTS,
+      ...(m.hotplug && m.hotplug.length > 0 ? { hotplug: m.hotplug } : {}),
     };
     const extra = ['root=/dev/vda', ...(m.kernelCmdline ? m.kernelCmdline.split(/\s+/).filter(Boolean) : [])];
     launch.cmdline = kernelCmdline(launch, extra);

@@ -24,6 +24,12 @@ export interface RuntimeCapabilities {
   logs: boolean;
   /** A restarted agent re-attaches to running workloads from their handle. */
   reattach: boolean;
+  /**
+   * Disks and NICs can be added to and removed from the machine (attachDevice,
+   * detachDevice, updateContext) while it runs; absent: false. Container
+   * runtimes hot-plug through the agent (mounts, veths), not the driver.
+   */
+  machineHotplug?: boolean;
 }
 
 /** Everything a driver needs to create one workload. Paths are absolute. */
@@ -75,6 +81,8 @@ export interface DiskSpec {
   readOnly?: boolean;
   /** Writes go to the image itself; otherwise (default) to a per-VM copy-on-write overlay. */
   persistent?: boolean;
+  /** Shown to the guest as the disk's serial (/sys/block/vdX/serial): the DISK TARGET of hot-plugged disks. */
+  serial?: string;
 }
 
 /**
@@ -109,6 +117,21 @@ export interface MachineSpec {
   vnc?: boolean;
   /** Hardware threads per core (OpenNebula TOPOLOGY/THREADS). */
   threads?: number;
+  /** Devices added after create (hot-plugged, or attached while stopped), each on its own hot-plug slot. */
+  hotplug?: MachineDevice[];
+}
+
+/**
+ * A disk or NIC added to a microVM after create. `id` is the caller's stable
+ * name for it (`disk<DISK_ID>`, `nic<NIC_ID>`); `slot` is the hot-plug slot
+ * (PCIe root port) the driver chose, kept so a restart re-creates the device
+ * where it was and it can still be unplugged.
+ */
+export interface MachineDevice {
+  id: string;
+  slot?: number;
+  disk?: DiskSpec;
+  nic?: NicSpec;
 }
 
 /** Opaque, versioned, JSON-serialisable. The agent persists it and hands it back, even after a restart. */
@@ -175,4 +198,18 @@ export interface RuntimeDriver {
   recover(handle: WorkloadHandle, signal: AbortSignal): Promise<WorkloadHandle>;
   /** Workloads this driver finds on the host (for wild-VM detection), by name. */
   list(signal: AbortSignal): Promise<string[]>;
+  /**
+   * capabilities.machineHotplug: adds a disk or NIC. On a running machine it is
+   * plugged live (and the guest must accept it); either way later starts
+   * include it. Idempotent by device id.
+   */
+  attachDevice?(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void>;
+  /**
+   * capabilities.machineHotplug: removes a device — by id when it was added
+   * later, else a boot-time disk by path or NIC by tap (only while stopped: those
+   * sit on a bus without hot-plug). Returns once the guest released it. Idempotent.
+   */
+  detachDevice?(handle: WorkloadHandle, device: MachineDevice, signal: AbortSignal): Promise<void>;
+  /** capabilities.machineHotplug: rewrites the CONTEXT the guest reads (before a NIC comes or after it went). */
+  updateContext?(handle: WorkloadHandle, context: Record<string, string>, signal: AbortSignal): Promise<void>;
 }

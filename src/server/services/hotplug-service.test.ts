@@ -194,15 +194,25 @@ for (const label of databaseKinds()) {
       await assert.rejects(hotplug.detachDisk(ADMIN, id, 0), code('E_NOT_FOUND'));
       assert.equal((await vm(id)).revision, before.revision);
 
+      // Firecracker's devices are fixed at boot; qemu microVMs have hot-plug slots.
       const micro = await store.objects.transaction(async (tx) => {
         const v = await tx.get('vm', id);
-        return v ? tx.replace(v, { ...v, template: { ...v.template, RUNTIME: 'qemu' } }) : undefined;
+        return v ? tx.replace(v, { ...v, template: { ...v.template, RUNTIME: 'firecracker' } }) : undefined;
       });
       await assert.rejects(
         hotplug.attachDisk(ADMIN, id, { template: 'DISK = [ TYPE = fs, SIZE = 8 ]' }),
-        (err: unknown) => isOneError(err) && err.code === 'E_HOTPLUG_UNSUPPORTED' && err.message.includes('qemu'),
+        (err: unknown) =>
+          isOneError(err) && err.code === 'E_HOTPLUG_UNSUPPORTED' && err.message.includes('firecracker'),
       );
       assert.equal((await vm(id)).revision, micro?.revision);
+      const qemu = await store.objects.transaction(async (tx) => {
+        const v = await tx.get('vm', id);
+        return v ? tx.replace(v, { ...v, template: { ...v.template, RUNTIME: 'qemu' } }) : undefined;
+      });
+      // A swap disk is fine for a microVM (the guest decides what to do with it).
+      const swapped = await hotplug.attachDisk(ADMIN, id, { template: 'DISK = [ TYPE = swap, SIZE = 8 ]' });
+      assert.equal(swapped.lcmState, LCM_STATES.HOTPLUG);
+      assert.ok((qemu?.revision ?? 0) < swapped.revision);
     });
 
     test('a volatile disk gets the next DISK_ID and a free target; every disk keeps its id when one leaves', async () => {

@@ -49,6 +49,8 @@ const DISK_ATTRIBUTES = new Set([
   'READONLY',
 ]);
 const VOLATILE_FS = new Set(['ext4', 'ext3', 'ext2', 'vfat', 'raw']);
+/** microVM runtimes whose driver plugs disks and NICs into a running machine (PCIe hot-plug slots). */
+const MACHINE_HOTPLUG_RUNTIMES: ReadonlySet<string> = new Set(['qemu']);
 const TARGET = /^[a-z]{2,3}[a-z]{1,2}$/;
 /** A volatile disk larger than this is refused (it is a sparse file, but mkfs and copies are not free). */
 const MAX_VOLATILE_MB = 1024 * 1024;
@@ -81,8 +83,9 @@ export class HotplugService {
     return this.store.objects.transaction(async (tx) => {
       const vm = await this.objects.mustGetTx(tx, who, 'vm', vmId, 'manage');
       const step = hotplugTransition(phaseOf(vm), 'nic-attach');
-      await this.refuseMicroVm(tx, vm, 'nic-attach');
-      if (getVectors(vm.template, 'NIC').length === 0) {
+      const runtime = await this.refuseMicroVm(tx, vm, 'nic-attach');
+      // A microVM's NICs are taps on the host: one with none yet can still get one.
+      if (getVectors(vm.template, 'NIC').length === 0 && !MICROVM_RUNTIMES.has(runtime)) {
         throw new OneError(
           'E_HOTPLUG_UNSUPPORTED',
           `VM ${vm.id} has no NIC: its container shares the host's network, so it has no namespace to plug a NIC into; ` +
@@ -145,9 +148,9 @@ export class HotplugService {
         });
       }
       const step = hotplugTransition(phaseOf(vm), 'disk-attach');
-      await this.refuseMicroVm(tx, vm, 'disk-attach');
+      const runtime = await this.refuseMicroVm(tx, vm, 'disk-attach');
       const diskId = nextId(vm.template, 'DISK');
-      let checked = await this.checkDisk(tx, who, disk);
+      let checked = await this.checkDisk(tx, who, disk, MICROVM_RUNTIMES.has(runtime));
       if (checked.TARGET !== undefined && taken.has(checked.TARGET)) {
         throw new OneError('E_TEMPLATE_INVALID', `DISK/TARGET: VM ${vm.id} already has a disk at ${checked.TARGET}`, {
           attribute: 'DISK/TARGET',
@@ -212,11 +215,14 @@ export class HotplugService {
     });
   }
 
-  /** microVMs are started with a fixed device list (virtio-mmio has no hot-plug): refuse by name. */
-  private async refuseMicroVm(tx: TxStore, vm: PoolObject<'vm'>, kind: HotplugKind): Promise<void> {
+  /**
+   * microVM runtimes without hot-plug slots (Firecracker: its devices are fixed at boot) are refused
+   * by name; returns the VM's runtime.
+   */
+  private async refuseMicroVm(tx: TxStore, vm: PoolObject<'vm'>, kind: HotplugKind): Promise<string> {
     const host = vm.body.host_id === null ? undefined : await tx.get('host', vm.body.host_id);
     const runtime = runtimeFor(vm.template, host?.body.facts?.runtimes ?? []);
-    if (MICROVM_RUNTIMES.has(runtime)) {
+    if (MICROVM_RUNTIMES.has(runtime) && !MACHINE_HOTPLUG_RUNTIMES.has(runtime)) {
       throw new OneError(
         'E_HOTPLUG_UNSUPPORTED',
         `${kind} is not supported for ${runtime} microVMs (their devices are fixed at boot); ` +
@@ -224,6 +230,7 @@ export class HotplugService {
         { vm_id: vm.id, runtime },
       );
     }
+    return runtime;
   }
 
   /** The VM's host must offer the network's driver (its agent reported it usable). */
@@ -264,8 +271,16 @@ export class HotplugService {
     }
   }
 
-  /** An image disk the caller may use with a raw filesystem, or a well-formed volatile disk. */
-  private async checkDisk(tx: TxStore, who: Principal, disk: TemplateVector): Promise<TemplateVector> {
+  /**
+   * An image disk the caller may use — a raw filesystem for a container, a raw or qcow2 disk image
+   * for a microVM — or a well-formed volatile disk.
+   */
+  private async checkDisk(
+    tx: TxStore,
+    who: Principal,
+    disk: TemplateVector,
+    microvm: boolean,
+  ): Promise<TemplateVector> {
     if (disk.TARGET !== undefined && !TARGET.test(disk.TARGET)) {
       throw new OneError('E_TEMPLATE_INVALID', `DISK/TARGET: '${disk.TARGET}' is not a device name like vdb`, {
         attribute: 'DISK/TARGET',
@@ -284,10 +299,13 @@ export class HotplugService {
           attribute: disk.IMAGE_ID !== undefined ? 'DISK/IMAGE_ID' : 'DISK/IMAGE',
         });
       }
-      if (image.body.format !== 'raw') {
+      const formats = microvm ? ['raw', 'qcow2'] : ['raw'];
+      if (!formats.includes(image.body.format)) {
         throw new OneError(
           'E_HOTPLUG_UNSUPPORTED',
-          `image ${image.id} (${image.name}) is ${image.body.format}; containers hot-plug raw filesystem images only`,
+          microvm
+            ? `image ${image.id} (${image.name}) is ${image.body.format}; microVMs hot-plug raw and qcow2 disk images`
+            : `image ${image.id} (${image.name}) is ${image.body.format}; containers hot-plug raw filesystem images only`,
           { image_id: image.id, format: image.body.format },
         );
       }
@@ -295,12 +313,12 @@ export class HotplugService {
     }
     const type = (disk.TYPE ?? '').toLowerCase();
     const size = Number(disk.SIZE ?? Number.NaN);
-    if (type === 'swap') {
+    if (type === 'swap' && !microvm) {
       throw new OneError('E_HOTPLUG_UNSUPPORTED', 'a swap disk cannot be used by a container; attach TYPE=fs', {
         attribute: 'DISK/TYPE',
       });
     }
-    if (type !== 'fs') {
+    if (type !== 'fs' && type !== 'swap') {
       throw new OneError('E_TEMPLATE_INVALID', 'DISK needs IMAGE, IMAGE_ID, or TYPE=fs|swap with SIZE', {
         attribute: 'DISK/TYPE',
       });

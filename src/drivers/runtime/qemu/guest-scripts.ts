@@ -130,11 +130,18 @@ set +a
 H=\${SET_HOSTNAME:-$HOSTNAME}
 [ -n "$H" ] && hostname "$H" && echo "$H" > /etc/hostname 2>/dev/null
 
-# --- network: ETHn_IP / _MASK / _MAC / _MTU / _GATEWAY / _DNS, interfaces matched by MAC
+# --- network: ETHn_IP / _MASK / _MAC / _MTU / _GATEWAY / _DNS, interfaces matched by MAC.
+#     $K/netcfg [IFACE] configures every NIC, or only IFACE (a hot-plugged one); resolv.conf from all.
+cat > $K/netcfg <<'EOS'
+#!/run/oneedge/busybox sh
+export PATH=/run/oneedge/bin
+ONLY=$1
+set -a
+[ -f /context/context.sh ] && . /context/context.sh
+set +a
 prefix_of() {
   echo "$1" | awk -F. '{ n = 0; for (i = 1; i <= 4; i++) { v = $i; while (v > 0) { n += v % 2; v = int(v / 2) } } print n }'
 }
-ip link set lo up
 DNS=
 n=0
 while [ $n -lt 10 ]; do
@@ -150,15 +157,17 @@ while [ $n -lt 10 ]; do
       if [ "$(cat $f)" = "$(echo $MAC | tr A-F a-f)" ]; then IF=\${f#/sys/class/net/}; IF=\${IF%/address}; fi
     done
   fi
-  [ -z "$IF" ] && [ -e /sys/class/net/eth$n ] && IF=eth$n
+  [ -z "$IF" ] && [ -z "$MAC" ] && [ -e /sys/class/net/eth$n ] && IF=eth$n
   if [ -n "$IF" ] && [ -n "$IP" ]; then
-    [ -n "$MTU" ] && ip link set dev $IF mtu $MTU
-    ip link set dev $IF up
-    P=24
-    [ -n "$MASK" ] && P=$(prefix_of $MASK)
-    ip addr add $IP/$P dev $IF
-    [ -n "$GW" ] && ip route add default via $GW dev $IF 2>/dev/null
-    (arping -U -c 1 -I $IF $IP >/dev/null 2>&1 &)
+    if [ -z "$ONLY" ] || [ "$IF" = "$ONLY" ]; then
+      [ -n "$MTU" ] && ip link set dev $IF mtu $MTU
+      ip link set dev $IF up
+      P=24
+      [ -n "$MASK" ] && P=$(prefix_of $MASK)
+      ip addr add $IP/$P dev $IF
+      [ -n "$GW" ] && ip route add default via $GW dev $IF 2>/dev/null
+      (arping -U -c 1 -I $IF $IP >/dev/null 2>&1 &)
+    fi
     DNS="$DNS $NDNS"
   fi
   n=$((n + 1))
@@ -168,6 +177,55 @@ if [ -n "$(echo $DNS)" ]; then
   : > /etc/resolv.conf 2>/dev/null
   for s in $DNS; do echo "nameserver $s" >> /etc/resolv.conf; done
 fi
+EOS
+ip link set lo up
+sh $K/netcfg
+
+# --- hot-plug (PCIe root ports, see the qemu driver's hotplug.ts): a disk with a serial (its DISK
+#     TARGET) is mounted at /mnt/<serial>, at boot and when it arrives; a NIC that arrives re-reads
+#     the CONTEXT volume (the host rewrote it first) and is configured from it.
+cat > $K/mountdisk <<'EOS'
+#!/run/oneedge/busybox sh
+export PATH=/run/oneedge/bin
+D=$1
+S=$(cat /sys/block/$D/serial 2>/dev/null)
+case "$S" in ''|*[!a-z0-9]*) exit 0 ;; esac
+grep -q "^/dev/$D " /proc/mounts && exit 0
+mkdir -p /mnt/$S
+mount /dev/$D /mnt/$S 2>/dev/null || mount -o ro /dev/$D /mnt/$S 2>/dev/null || rmdir /mnt/$S 2>/dev/null
+grep -q "^/dev/$D " /proc/mounts && echo "oneedge: disk $D mounted at /mnt/$S" > /dev/console
+EOS
+cat > $K/hotplug <<'EOS'
+#!/run/oneedge/busybox sh
+export PATH=/run/oneedge/bin
+K=/run/oneedge
+case "$SUBSYSTEM:$ACTION" in
+  net:add)
+    [ -z "$INTERFACE" ] || [ "$INTERFACE" = lo ] && exit 0
+    CTX=$(cat $K/ctxdev 2>/dev/null)
+    if [ -n "$CTX" ]; then
+      blockdev --flushbufs "$CTX" 2>/dev/null
+      if mount -t iso9660 -o ro "$CTX" $K/ctx 2>/dev/null; then
+        cp -r $K/ctx/. /context/ 2>/dev/null
+        umount $K/ctx
+      fi
+    fi
+    sh $K/netcfg "$INTERFACE"
+    echo "oneedge: nic $INTERFACE hot-plugged" > /dev/console
+    ;;
+  block:add)
+    [ "$DEVTYPE" = disk ] && sh $K/mountdisk "$DEVNAME"
+    ;;
+  block:remove)
+    [ "$DEVTYPE" = disk ] || exit 0
+    for m in $(awk -v d="/dev/$DEVNAME" '$1 == d { print $2 }' /proc/mounts); do umount -l "$m"; done
+    ;;
+esac
+EOS
+chmod 755 $K/netcfg $K/mountdisk $K/hotplug
+echo "$CTX" > $K/ctxdev
+for b in /sys/block/vd*; do [ -e "$b/serial" ] && sh $K/mountdisk \${b##*/}; done
+uevent $K/hotplug >/dev/null 2>&1 &
 
 # --- SSH keys
 if [ -n "$SSH_PUBLIC_KEY" ]; then

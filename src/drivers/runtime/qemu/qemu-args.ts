@@ -11,6 +11,9 @@
  * text console rendered in the VNC framebuffer (80×25) that also logs to the
  * same file, and the guest runs a login shell on it.
  */
+import type { MachineDevice } from '../types.js';
+import { coldplugArgs, slotArgs } from './hotplug.js';
+
 export type Accel = 'kvm' | 'tcg';
 
 export interface QemuDisk {
@@ -51,6 +54,10 @@ export interface QemuLaunch {
   vncSocket?: string;
   /** Start paused (-S). */
   paused?: boolean;
+  /** Empty PCIe root ports for hot-plug (qemu/hotplug.ts); microvm then also gets PCIe. */
+  hotplugSlots?: number;
+  /** Devices added after create, re-created on their slots. */
+  hotplug?: MachineDevice[];
 }
 
 /** sockets × cores × threads with `threads` per core (1 or 2, like Firecracker's SMT). */
@@ -60,12 +67,13 @@ function smp(vcpu: number, threads: number): string {
 }
 
 export function kernelCmdline(
-  launch: Pick<QemuLaunch, 'accel' | 'tscKhz' | 'vncSocket' | 'machine'>,
+  launch: Pick<QemuLaunch, 'accel' | 'tscKhz' | 'vncSocket' | 'machine' | 'hotplugSlots'>,
   extra: string[],
 ): string[] {
   const args = launch.vncSocket ? ['console=ttyS0', 'oneedge.tty=ttyS0'] : ['console=ttyS0'];
   args.push('quiet', 'panic=-1', 'reboot=t');
-  if (launch.machine === 'microvm') args.push('pci=off');
+  // microvm's ACPI has no MCFG, so Linux would not claim the root ports' hot-plug without pcie_ports=native.
+  if (launch.machine === 'microvm') args.push(launch.hotplugSlots ? 'pcie_ports=native' : 'pci=off');
   if (launch.accel === 'tcg' && launch.tscKhz) args.push(`tsc_early_khz=${launch.tscKhz}`, 'tsc=reliable');
   return [...args, ...extra];
 }
@@ -106,7 +114,8 @@ export function vhostUserNicArgs(n: QemuNic, bus: 'device' | 'pci'): string[] {
 export function qemuArgv(l: QemuLaunch): string[] {
   const micro = l.machine === 'microvm';
   const argv = [l.binary, '-name', `${l.name},process=${l.name}`];
-  argv.push('-M', micro ? 'microvm,acpi=on,rtc=on' : 'q35');
+  const pcie = micro && (l.hotplugSlots ?? 0) > 0 ? ',pcie=on' : '';
+  argv.push('-M', micro ? `microvm,acpi=on,rtc=on${pcie}` : 'q35');
   argv.push('-accel', l.accel === 'kvm' ? 'kvm' : 'tcg,tb-size=32');
   argv.push('-cpu', l.accel === 'kvm' ? 'host' : 'max');
   argv.push('-smp', smp(l.vcpu, l.threads));
@@ -159,6 +168,7 @@ export function qemuArgv(l: QemuLaunch): string[] {
     );
   }
   if (micro) argv.push('-device', 'virtio-rng-device');
+  argv.push(...slotArgs(l.hotplugSlots ?? 0), ...coldplugArgs(l.hotplug ?? []));
   argv.push('-qmp', `unix:${l.qmpSocket},server=on,wait=off`);
   argv.push('-daemonize', '-pidfile', l.pidFile);
   if (l.paused) argv.push('-S');

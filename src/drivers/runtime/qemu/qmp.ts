@@ -76,6 +76,66 @@ export async function qmpOne(
   return result;
 }
 
+/**
+ * Runs `commands` on one connection, then reads on until an event for which
+ * `match` is true arrives (true) or `timeoutMs` passes (false). One connection,
+ * so an event the commands cause cannot slip by between command and wait
+ * (device_del → DEVICE_DELETED). Events that arrive while the commands run count too.
+ */
+export async function qmpUntilEvent(
+  socketPath: string,
+  commands: ReadonlyArray<{ execute: string; arguments?: Record<string, unknown> }>,
+  match: (event: { event: string; data?: Record<string, unknown> }) => boolean,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  signal.throwIfAborted();
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const both = AbortSignal.any([signal, timeout]);
+  const sock = await open(socketPath, signal);
+  try {
+    const lines = lineReader(sock, both);
+    const greeting = await lines.next();
+    if (!greeting || typeof greeting !== 'object' || !('QMP' in greeting)) {
+      throw new OneError('E_DRIVER_FAILED', `no QMP greeting on ${socketPath}`);
+    }
+    let seen = false;
+    const see = (msg: Record<string, unknown>): void => {
+      if (typeof msg.event === 'string' && match(msg as { event: string; data?: Record<string, unknown> })) seen = true;
+    };
+    for (const cmd of [{ execute: 'qmp_capabilities' }, ...commands]) {
+      sock.write(`${JSON.stringify(cmd)}\n`);
+      for (;;) {
+        const msg = (await lines.next()) as Record<string, unknown> | undefined;
+        if (msg === undefined) throw new OneError('E_DRIVER_FAILED', `QMP connection closed during ${cmd.execute}`);
+        if ('event' in msg) {
+          see(msg);
+          continue;
+        }
+        if ('error' in msg) {
+          const e = msg.error as { class?: string; desc?: string };
+          throw new QmpError(e.class ?? 'GenericError', `QMP ${cmd.execute}: ${e.desc ?? 'error'}`);
+        }
+        if ('return' in msg) break;
+      }
+    }
+    while (!seen) {
+      let msg: Record<string, unknown> | undefined;
+      try {
+        msg = (await lines.next()) as Record<string, unknown> | undefined;
+      } catch (err) {
+        if (timeout.aborted && !signal.aborted) return false;
+        throw err;
+      }
+      if (msg === undefined) return false;
+      see(msg);
+    }
+    return true;
+  } finally {
+    sock.destroy();
+  }
+}
+
 function open(path: string, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
