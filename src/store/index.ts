@@ -31,7 +31,7 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
     objects: new ObjectStore(opened.db, opened.kind, opened.runWrite),
     tokens: new TokenStore(opened.db),
     leases: new LeaseStore(opened.db),
-    monitoring: new MonitoringStore(opened.db),
+    monitoring: new MonitoringStore(opened.db, opened.runWrite),
     close: opened.close,
   };
 }
