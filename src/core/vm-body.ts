@@ -1,4 +1,5 @@
 import type { VmBody } from './model.js';
+import { isFinished } from './sched-actions.js';
 
 /** The body of a VM that was just created: no host, no history, nothing outstanding. */
 export function emptyVmBody(templateId: number | null = null, stime = 0): VmBody {
@@ -26,4 +27,13 @@ export function emptyVmBody(templateId: number | null = null, stime = 0): VmBody
  */
 export function vmNeedsWork(body: Pick<VmBody, 'pending_op' | 'cleanup_hosts' | 'resched'>): boolean {
   return (body.pending_op ?? null) !== null || (body.cleanup_hosts?.length ?? 0) > 0 || body.resched === true;
+}
+
+/**
+ * Whether a VM has scheduled actions still to run. Stored with every VM write
+ * (`vms.sched_pending`), so the scheduled-action runner's periodic rescan
+ * reads only these VMs instead of every VM of the fleet.
+ */
+export function vmHasSchedActions(body: Pick<VmBody, 'sched_actions'>): boolean {
+  return (body.sched_actions ?? []).some((sa) => !isFinished(sa));
 }

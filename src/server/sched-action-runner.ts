@@ -110,8 +110,8 @@ export class SchedActionRunner {
   private async scan(): Promise<void> {
     this.lastScan = Date.now();
     this.due.clear();
-    for (const row of await this.store.objects.listRows('vm', {})) {
-      if (!row.body.includes('"sched_actions":[{')) continue;
+    // Only VMs with schedules still to run (an indexed column kept by every write), not the fleet.
+    for (const row of await this.store.objects.listRows('vm', { schedPending: true })) {
       const next = earliest((JSON.parse(row.body) as { sched_actions?: SchedAction[] }).sched_actions);
       if (next !== undefined) this.due.set(row.id, next);
     }

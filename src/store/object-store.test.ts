@@ -4,6 +4,7 @@ import { databaseKinds, freshDatabase, type TestDatabase } from '../../test/supp
 import { OneError } from '../core/errors.js';
 import type { NewPoolObject, PoolObject } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
+import type { SchedAction } from '../core/sched-actions.js';
 import { type ChangeEvent, openStore, type Store } from './index.js';
 
 function template(name: string, uid = 1, gid = 1, perms = 0o600): NewPoolObject<'template'> {
@@ -153,6 +154,21 @@ for (const label of databaseKinds()) {
       await store.objects.update('vm', done.id, undefined, (o) => ({ ...o, body: { ...o.body, cleanup_hosts: [1] } }));
       await store.objects.update('vm', resched.id, undefined, (o) => ({ ...o, body: { ...o.body, resched: false } }));
       assert.deepEqual(await ids(), [busy.id]);
+      // Scheduled actions still to run: their own indexed flag.
+      const scheduled = async () =>
+        (await store.objects.list('vm', { schedPending: true })).map((v) => v.id).filter((id) => id >= quiet.id);
+      assert.deepEqual(await scheduled(), []);
+      const sa = { id: 0, action: 'poweroff', time: 2_000_000_000, done: 0 } as unknown as SchedAction;
+      const withSa = await store.objects.update('vm', quiet.id, undefined, (o) => ({
+        ...o,
+        body: { ...o.body, sched_actions: [sa] },
+      }));
+      assert.deepEqual(await scheduled(), [quiet.id]);
+      await store.objects.update('vm', withSa.id, undefined, (o) => ({
+        ...o,
+        body: { ...o.body, sched_actions: [{ ...sa, done: sa.time }] },
+      }));
+      assert.deepEqual(await scheduled(), []);
       await store.objects.delete('vm', quiet.id);
       await store.objects.delete('vm', busy.id); // later tests count VMs
     });

@@ -4,7 +4,7 @@ import type { KindBodies, NewPoolObject, ObjectKind, PoolObject, VmNumaPlacement
 import type { Principal } from '../core/permissions.js';
 import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
-import { vmNeedsWork } from '../core/vm-body.js';
+import { vmHasSchedActions, vmNeedsWork } from '../core/vm-body.js';
 import type { RunWrite } from './database.js';
 import type { Database, ObjectTable, VmTable } from './schema.js';
 import { TABLE_OF } from './tables.js';
@@ -40,6 +40,8 @@ export interface ListQuery {
   hostId?: number;
   /** VMs only: just those core/vm-body.ts says have work outstanding (an indexed read). */
   needsWork?: boolean;
+  /** VMs only: just those with scheduled actions still to run (an indexed read). */
+  schedPending?: boolean;
   uid?: number;
   gid?: number;
   /** Only these ids (at most a few thousand per query). */
@@ -463,6 +465,7 @@ function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: 
   if (query.hostId !== undefined && kind === 'vm') b = b.where('host_id', '=', query.hostId);
   // A literal, not a parameter: only then can the planner use the partial index (where needs_work = 1).
   if (query.needsWork && kind === 'vm') b = b.where(sql<boolean>`"needs_work" = 1`);
+  if (query.schedPending && kind === 'vm') b = b.where(sql<boolean>`"sched_pending" = 1`);
   if (query.uid !== undefined) b = b.where('uid', '=', query.uid);
   if (query.gid !== undefined) b = b.where('gid', '=', query.gid);
   if (query.after !== undefined) b = b.where('id', '>', query.after);
@@ -582,6 +585,7 @@ const WRITABLE: readonly (keyof VmTable)[] = [
   'json',
   'host_id',
   'needs_work',
+  'sched_pending',
 ];
 
 const bit = (c: keyof VmTable): number => 1 << WRITABLE.indexOf(c);
@@ -611,6 +615,7 @@ function changedColumns(current: PoolObject, next: PoolObject, row: VmTable): nu
     const was = current.body as KindBodies['vm'];
     if (row.host_id !== was.host_id) set |= bit('host_id');
     if (row.needs_work !== (vmNeedsWork(was) ? 1 : 0)) set |= bit('needs_work');
+    if (row.sched_pending !== (vmHasSchedActions(was) ? 1 : 0)) set |= bit('sched_pending');
   }
   return set;
 }
@@ -653,14 +658,17 @@ function objectToRow(obj: PoolObject): VmTable {
     json: renderObjectJson(obj, { template, body }),
     host_id: null,
     needs_work: 0,
+    sched_pending: 0,
   };
   if (obj.kind === 'vm') {
     const body = obj.body as KindBodies['vm'];
     row.host_id = body.host_id;
     row.needs_work = vmNeedsWork(body) ? 1 : 0;
+    row.sched_pending = vmHasSchedActions(body) ? 1 : 0;
   } else {
     delete (row as Partial<VmTable>).host_id;
     delete (row as Partial<VmTable>).needs_work;
+    delete (row as Partial<VmTable>).sched_pending;
   }
   return row;
 }

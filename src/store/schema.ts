@@ -26,6 +26,8 @@ export interface VmTable extends ObjectTable {
   host_id: number | null;
   /** 1 when core/vm-body.ts says the controller has work for the VM (migration 008). */
   needs_work: number;
+  /** 1 when the VM has scheduled actions still to run (core/vm-body.ts; migration 009). */
+  sched_pending: number;
 }
 
 export interface PoolControlTable {

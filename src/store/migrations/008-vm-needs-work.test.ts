@@ -9,7 +9,7 @@ const body = (extra: Record<string, unknown>) =>
   JSON.stringify({ host_id: 1, host_name: 'h', pending_op: null, resched: false, history: [], ...extra });
 
 for (const label of databaseKinds()) {
-  describe(`migration 008 (vms.needs_work) on ${label}`, () => {
+  describe(`migrations 008 and 009 (vms.needs_work, vms.sched_pending) on ${label}`, () => {
     test('classifies existing VMs: outstanding operations, cleanups and reschedules, nothing else', async () => {
       const tdb = await freshDatabase(label);
       try {
@@ -21,6 +21,8 @@ for (const label of databaseKinds()) {
           ['cleaned', body({ cleanup_hosts: [] })],
           ['resched', body({ resched: true })],
           ['mentions', body({ sched_message: 'said "resched":true once' })],
+          ['scheduled', body({ sched_actions: [{ id: 0, action: 'poweroff', time: 2_000_000_000, done: 0 }] })],
+          ['ran', body({ sched_actions: [{ id: 0, action: 'poweroff', time: 100, done: 100 }] })],
         ].map(([name, b], id) => ({
           id,
           name: name as string,
@@ -49,6 +51,9 @@ for (const label of databaseKinds()) {
         try {
           const names = (await store.objects.list('vm', { needsWork: true })).map((v) => v.name);
           assert.deepEqual(names, ['booting', 'cleaning', 'resched']);
+          // Migration 009 on the same rows: only schedules still to run count.
+          const scheduled = (await store.objects.list('vm', { schedPending: true })).map((v) => v.name);
+          assert.deepEqual(scheduled, ['scheduled']);
         } finally {
           await store.close();
         }

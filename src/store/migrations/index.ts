@@ -5,6 +5,7 @@ import { monitoring } from './003-monitoring.js';
 import { networks } from './004-networks.js';
 import { vmGroups } from './007-vm-groups.js';
 import { needsWorkColumn } from './008-vm-needs-work.js';
+import { schedPendingColumn } from './009-vm-sched-pending.js';
 
 /**
  * Versioned migrations, applied in name order. Never edit a released
@@ -17,6 +18,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '004-networks': networks,
   '007-vm-groups': vmGroups,
   '008-vm-needs-work': needsWorkColumn,
+  '009-vm-sched-pending': schedPendingColumn,
 };
 
 export const migrationProvider: MigrationProvider = {
