@@ -215,6 +215,46 @@ for (const label of databaseKinds()) {
       assert.ok((qemu?.revision ?? 0) < swapped.revision);
     });
 
+    test('a vhost-user NIC (openvswitch_dpdk network) is neither hot-plugged nor given to a container; nothing is leased', async () => {
+      const dpdk = await store.objects.transaction(async (tx) =>
+        tx.create(
+          'vnet',
+          await nets.handler.prepareCreate(tx, ADMIN, {
+            template:
+              'NAME = dpdk\nVN_MAD = ovswitch\nBRIDGE_TYPE = openvswitch_dpdk\nVLAN_ID = 10\nAR = [ TYPE = IP4, IP = 10.6.0.1, SIZE = 4 ]',
+          }),
+        ),
+      );
+      const dpdkLeases = async () => (await store.leases.list(dpdk.id)).filter((r) => r.kind === 'vm');
+      const id = await runningVm(false);
+      const asQemu = await store.objects.transaction(async (tx) => {
+        const v = (await tx.get('vm', id)) as PoolObject<'vm'>;
+        return tx.replace(v, { ...v, template: { ...v.template, RUNTIME: 'qemu' } });
+      });
+      await assert.rejects(
+        hotplug.attachNic(ADMIN, id, { template: `NIC = [ NETWORK_ID = ${dpdk.id} ]` }),
+        (err: unknown) => isOneError(err) && err.code === 'E_VHOST_USER' && err.message.includes('power VM'),
+      );
+      assert.equal((await vm(id)).revision, asQemu.revision);
+      assert.deepEqual(await dpdkLeases(), []);
+      // A powered-off container cannot take one either (only qemu microVMs have vhost-user NICs).
+      const parked = await store.objects.transaction(async (tx) => {
+        const v = (await tx.get('vm', id)) as PoolObject<'vm'>;
+        return tx.replace(v, {
+          ...v,
+          state: VM_STATES.POWEROFF,
+          lcmState: LCM_STATES.LCM_INIT,
+          template: { MEMORY: '32', NIC: { NIC_ID: '0', NETWORK_ID: String(netId), IP: '10.5.0.1' } },
+        });
+      });
+      await assert.rejects(
+        hotplug.attachNic(ADMIN, id, { template: `NIC = [ NETWORK_ID = ${dpdk.id} ]` }),
+        (err: unknown) => isOneError(err) && err.code === 'E_VHOST_USER' && err.message.includes('crun'),
+      );
+      assert.equal((await vm(id)).revision, parked.revision);
+      assert.deepEqual(await dpdkLeases(), []);
+    });
+
     test('a volatile disk gets the next DISK_ID and a free target; every disk keeps its id when one leaves', async () => {
       const id = await runningVm(false);
       await store.objects.update('vm', id, undefined, (o) => ({

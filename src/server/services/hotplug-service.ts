@@ -13,6 +13,7 @@ import type { PoolObject, VmBody } from '../../core/model.js';
 import type { Principal } from '../../core/permissions.js';
 import { addValue, getVectors } from '../../core/template/index.js';
 import type { Template, TemplateVector } from '../../core/template/types.js';
+import { isVhostUserNic } from '../../core/vhost-user.js';
 import { LCM_STATES, VM_STATES } from '../../core/vm-states.js';
 import type { Store, TxStore } from '../../store/index.js';
 import { planDisks } from '../agents/plan-disks.js';
@@ -97,8 +98,18 @@ export class HotplugService {
       const nicId = nextId(vm.template, 'NIC');
       // IPAM errors (exhaustion, out of range, duplicate MAC) are thrown here, before anything is written.
       const leased = await nets.leaseNic(tx, who, nic, vm.id, nicId, 'NIC');
-      await this.checkHostDriver(tx, vm, leased);
       const hot = step.op !== undefined;
+      if (isVhostUserNic(leased) && (hot || runtime !== 'qemu')) {
+        // Boot-time vhost-user NICs need shared guest memory from the start, and only qemu microVMs have them.
+        throw new OneError(
+          'E_VHOST_USER',
+          hot
+            ? `NIC: network ${leased.NETWORK_ID} gives vhost-user NICs (BRIDGE_TYPE = openvswitch_dpdk), which cannot be hot-plugged; power VM ${vm.id} off, attach the NIC, resume it`
+            : `NIC: network ${leased.NETWORK_ID} gives vhost-user NICs (BRIDGE_TYPE = openvswitch_dpdk), which only qemu microVMs can have; VM ${vm.id} runs on ${runtime}`,
+          { vm_id: vm.id, attribute: 'NIC/NETWORK_ID' },
+        );
+      }
+      await this.checkHostDriver(tx, vm, leased);
       const template = addValue(vm.template, 'NIC', hot ? { ...leased, ATTACH: 'YES' } : leased);
       return this.write(tx, vm, template, step, hot ? { kind: 'nic-attach', id: nicId } : null);
     });
