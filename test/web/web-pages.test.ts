@@ -316,6 +316,9 @@ describe('web UI pages in Chromium (live data)', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Delete' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('dialog').waitFor();
+    // The dialog's focus trap moves focus once it is mounted, a frame or two after it shows.
+    const start = Date.now();
+    while ((await focused()) !== 'Cancel' && Date.now() - start < 5_000) await page.waitForTimeout(50);
     assert.equal(await focused(), 'Cancel', 'a destructive dialog starts on Cancel');
     await page.keyboard.press('Enter');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
