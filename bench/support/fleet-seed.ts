@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import type { PoolObject } from '../../src/core/model.js';
-import { renderObjectJson } from '../../src/core/present.js';
 
 /** Hosts with credentials and their RUNNING VMs, written straight into the server's SQLite file. */
 export function seedFleet(
@@ -11,7 +10,7 @@ export function seedFleet(
 ): { id: number; credential: string; vmIds: number[] }[] {
   const db = new SQLite(dbPath);
   db.pragma('busy_timeout = 10000');
-  const cols = 'id,name,uid,gid,uname,gname,perms,state,lcm_state,template,body,revision,created_at,updated_at,json';
+  const cols = 'id,name,uid,gid,uname,gname,perms,state,lcm_state,template,body,revision,created_at,updated_at';
   const insHost = db.prepare(`insert into hosts (${cols}) values (${cols.replace(/\w+/g, '?')})`);
   const insVm = db.prepare(`insert into vms (${cols},host_id) values (${cols.replace(/\w+/g, '?')},?)`);
   const base = (db.prepare('select coalesce(max(id), -1) + 1 as n from hosts').get() as { n: number }).n;
@@ -66,7 +65,6 @@ export function seedFleet(
         1,
         now,
         now,
-        renderObjectJson(host),
       );
       const vmIds: number[] = [];
       for (let j = 0; j < VMS; j++, vmId++) {
@@ -115,7 +113,6 @@ export function seedFleet(
           1,
           now,
           now,
-          renderObjectJson(vm),
           id,
         );
         vmIds.push(vmId);

@@ -3,7 +3,7 @@ import { formatOctal } from './permissions.js';
 import { stateNames } from './state-names.js';
 
 /** Body keys that never leave the server. */
-const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = {
+export const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = {
   user: ['password_hash'],
   host: ['credential_hash', 'join_token_hash'],
 };
@@ -11,10 +11,10 @@ const SECRET_BODY_KEYS: Partial<Record<ObjectKind, readonly string[]>> = {
 /**
  * The API representation of an object as a JSON string: the common fields,
  * the state names, the template, then the kind-specific body fields at the top
- * level, minus secrets. The store renders it on every write and keeps it with
- * the row, so reads (one object or 20,000) send stored text without parsing
- * or serialising anything. Changing this shape needs a migration that
- * re-renders stored rows (see src/store/migrations).
+ * level, minus secrets. Reads of stored objects get the same text composed by
+ * the database (store/render-sql.ts: one object or 20,000 without parsing or
+ * serialising anything in Node); a change to this shape must be made there
+ * too, and store/render-sql.test.ts compares the two for every kind.
  */
 export function renderObjectJson(obj: PoolObject, known: KnownJson = {}): string {
   const secrets = SECRET_BODY_KEYS[obj.kind];

@@ -28,10 +28,10 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
   const opened = await openDatabase(config);
   return {
     kind: opened.kind,
-    objects: new ObjectStore(opened.db, opened.kind, opened.runWrite),
+    objects: new ObjectStore(opened.db, opened.kind, opened.direct),
     tokens: new TokenStore(opened.db),
     leases: new LeaseStore(opened.db),
-    monitoring: new MonitoringStore(opened.db, opened.runWrite),
+    monitoring: new MonitoringStore(opened.db, opened.direct?.run),
     close: opened.close,
   };
 }

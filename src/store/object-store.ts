@@ -2,10 +2,10 @@ import { CompiledQuery, type Kysely, type RawBuilder, sql, type Transaction } fr
 import { OneError } from '../core/errors.js';
 import type { KindBodies, NewPoolObject, ObjectKind, PoolObject, VmNumaPlacement } from '../core/model.js';
 import type { Principal } from '../core/permissions.js';
-import { renderObjectJson } from '../core/present.js';
 import type { Template } from '../core/template/types.js';
 import { vmHasSchedActions, vmNeedsWork } from '../core/vm-body.js';
-import type { RunWrite } from './database.js';
+import type { DirectSqlite } from './database.js';
+import { objectJsonSql } from './render-sql.js';
 import type { Database, ObjectTable, VmTable } from './schema.js';
 import { TABLE_OF } from './tables.js';
 
@@ -49,8 +49,8 @@ export interface ListQuery {
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
-/** A stored object's columns as read back: everything but its rendered `json` (read only by getJson/listJson). */
-type AnyRow = Omit<ObjectTable, 'json'>;
+/** A stored object's columns as read back. */
+type AnyRow = ObjectTable;
 
 const OBJECT_COLUMNS = [
   'id',
@@ -89,7 +89,7 @@ export class ObjectStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: 'sqlite' | 'postgres',
-    private readonly runWrite?: RunWrite,
+    private readonly direct?: DirectSqlite,
   ) {}
 
   onChange(listener: (e: ChangeEvent) => void): () => void {
@@ -111,7 +111,7 @@ export class ObjectStore {
       try {
         const result = await this.db
           .transaction()
-          .execute(async (trx) => fn(new TxStore(trx, events, this.dialect, this.runWrite)));
+          .execute(async (trx) => fn(new TxStore(trx, events, this.dialect, this.direct)));
         for (const e of events) this.publish(e);
         return result;
       } catch (err) {
@@ -125,18 +125,18 @@ export class ObjectStore {
     return getObject(this.db, kind, id);
   }
 
-  /** The stored API representation plus what a permission check needs; no parsing. */
+  /** The API representation, composed by the database, plus what a permission check needs; no parsing. */
   async getJson(kind: ObjectKind, id: number): Promise<StoredJson | undefined> {
     return this.db
       .selectFrom(TABLE_OF[kind] as 'vms')
-      .select(['uid', 'gid', 'perms', 'revision', 'json'])
+      .select(['uid', 'gid', 'perms', 'revision', objectJsonSql(kind, this.dialect).as('json')])
       .where('id', '=', id)
       .executeTakeFirst();
   }
 
   /**
-   * A page of stored API representations joined into the items of one JSON
-   * array by the database itself, so listing 20,000 objects moves one buffer
+   * A page of API representations composed and joined into the items of one
+   * JSON array by the database itself, so listing 20,000 objects moves one buffer
    * into the process instead of 20,000 rows. SQLite hands the concatenation
    * over as a blob (no UTF-8 decoding into a JS string); the ordered subquery
    * fixes the order (SQLite does not flatten an ORDER BY subquery under an
@@ -150,7 +150,7 @@ export class ObjectStore {
       this.dialect === 'postgres' ? sql`string_agg(json, ',' ORDER BY id)` : sql`cast(group_concat(json, ',') as blob)`;
     let inner = this.db
       .selectFrom(TABLE_OF[kind] as 'vms')
-      .select(['id', 'json'])
+      .select(['id', objectJsonSql(kind, this.dialect).as('json')])
       .orderBy('id');
     inner = applyFilters(inner, kind, query);
     if (query.limit) inner = inner.limit(query.limit);
@@ -187,6 +187,9 @@ export class ObjectStore {
   }
 
   async list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
+    const direct = this.direct;
+    // Holding the connection (Kysely's lock) keeps the direct read out of any transaction in progress.
+    if (direct) return this.db.connection().execute(async (conn) => listObjects(direct, conn, kind, query));
     return (await listRows(this.db, kind, query)).map((r) => rowToObject(kind, r));
   }
 
@@ -293,7 +296,7 @@ export class TxStore {
     readonly trx: Transaction<Database>,
     private readonly events: ChangeEvent[],
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
-    private readonly runWrite?: RunWrite,
+    private readonly direct?: DirectSqlite,
   ) {}
 
   get<K extends ObjectKind>(kind: K, id: number): Promise<PoolObject<K> | undefined> {
@@ -307,6 +310,7 @@ export class TxStore {
   }
 
   list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
+    if (this.direct) return Promise.resolve(listObjects(this.direct, this.trx, kind, query));
     return listRows(this.trx, kind, query).then((rows) => rows.map((r) => rowToObject(kind, r)));
   }
 
@@ -402,8 +406,8 @@ export class TxStore {
     for (let i = 0; i < WRITABLE.length; i++) if (columns & (1 << i)) params.push(row[WRITABLE[i] as keyof VmTable]);
     params.push(id, current.revision);
     const text = updateSql(kind, columns, this.dialect);
-    const changed = this.runWrite
-      ? this.runWrite(text, params)
+    const changed = this.direct
+      ? this.direct.run(text, params)
       : Number((await this.trx.executeQuery(CompiledQuery.raw(text, params))).numAffectedRows ?? 0);
     if (changed !== 1) throw staleRevision(kind, current, true);
     this.events.push(changeEvent(updated, 'update'));
@@ -473,14 +477,31 @@ function applyFilters<Q extends { where: (...args: never[]) => Q }>(q: Q, kind: 
   return b as Q;
 }
 
-async function listRows(db: Db, kind: ObjectKind, query: ListQuery): Promise<AnyRow[]> {
+function selectRows(db: Db, kind: ObjectKind, query: ListQuery) {
   let q = db
     .selectFrom(TABLE_OF[kind] as 'vms')
     .select(OBJECT_COLUMNS)
     .orderBy('id');
   q = applyFilters(q, kind, query);
-  if (query.limit) q = q.limit(query.limit);
-  return q.execute();
+  return query.limit ? q.limit(query.limit) : q;
+}
+
+async function listRows(db: Db, kind: ObjectKind, query: ListQuery): Promise<AnyRow[]> {
+  return selectRows(db, kind, query).execute();
+}
+
+/**
+ * The objects matching `query`, each parsed as SQLite steps to its row: a
+ * scheduling pass reads 100,000 VMs, and holding all their raw rows at once
+ * made the garbage collector copy and promote them only to drop them. `db`
+ * must be the connection the caller holds (a transaction, or Kysely's
+ * `connection()`).
+ */
+function listObjects<K extends ObjectKind>(direct: DirectSqlite, db: Db, kind: K, query: ListQuery): PoolObject<K>[] {
+  const { sql: text, parameters } = selectRows(db, kind, query).compile();
+  const out: PoolObject<K>[] = [];
+  direct.each(text, parameters, (row) => out.push(rowToObject(kind, row as AnyRow)));
+  return out;
 }
 
 async function nextId(trx: Transaction<Database>, kind: ObjectKind): Promise<number> {
@@ -542,24 +563,32 @@ function changeEvent(obj: PoolObject, op: ChangeOp): ChangeEvent {
 }
 
 /**
- * The stored text of templates read from the database, by the parsed object.
- * Templates are immutable (every change builds a new object; the parsed ones
- * are frozen, so an in-place change throws instead of being lost), and a write
- * of an object whose template was not replaced skips serialising it again.
+ * The stored text of a template read from the database, kept on the parsed
+ * object under a non-enumerable symbol (JSON, spreads and structuredClone
+ * leave it behind). Templates are immutable (every change builds a new object;
+ * the parsed ones are frozen, so an in-place change throws instead of being
+ * lost), and a write of an object whose template was not replaced skips
+ * serialising it again. A property, not a WeakMap: 100,000 weak entries made
+ * every young-generation GC of a scheduling pass process them.
  */
-const templateText = new WeakMap<object, string>();
+const TEXT: unique symbol = Symbol('stored template text');
+
+function storedText(template: Template): string | undefined {
+  return (template as { [TEXT]?: string })[TEXT];
+}
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
+    for (const k in value) deepFreeze(value[k]);
     Object.freeze(value);
   }
   return value;
 }
 
 export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObject<K> {
-  const template = deepFreeze(JSON.parse(row.template) as Template);
-  templateText.set(template, row.template);
+  const template = JSON.parse(row.template) as Template;
+  Object.defineProperty(template, TEXT, { value: row.template });
+  deepFreeze(template);
   return {
     kind,
     id: row.id,
@@ -579,18 +608,17 @@ export function rowToObject<K extends ObjectKind>(kind: K, row: AnyRow): PoolObj
   };
 }
 
-/** Columns an update may write (all but id and created_at), in statement order; the last two are the VMs' own. */
+/** Columns an update may write (all but id and created_at), in statement order; the last three are the VMs' own. */
 const WRITABLE: readonly (keyof VmTable)[] = [
   ...OBJECT_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at'),
-  'json',
   'host_id',
   'needs_work',
   'sched_pending',
 ];
 
 const bit = (c: keyof VmTable): number => 1 << WRITABLE.indexOf(c);
-/** Written by every update: the body and its rendering may change anywhere; revision and time always do. */
-const ALWAYS = bit('body') | bit('revision') | bit('updated_at') | bit('json');
+/** Written by every update: the body may change anywhere; revision and time always do. */
+const ALWAYS = bit('body') | bit('revision') | bit('updated_at');
 
 /**
  * The columns an update must write, as a bit set over WRITABLE: SQLite
@@ -608,7 +636,7 @@ function changedColumns(current: PoolObject, next: PoolObject, row: VmTable): nu
   if (next.perms !== current.perms) set |= bit('perms');
   if (next.state !== current.state) set |= bit('state');
   if (next.lcmState !== current.lcmState) set |= bit('lcm_state');
-  if (next.template !== current.template && row.template !== templateText.get(current.template)) {
+  if (next.template !== current.template && row.template !== storedText(current.template)) {
     set |= bit('template');
   }
   if (current.kind === 'vm') {
@@ -638,8 +666,6 @@ function updateSql(kind: ObjectKind, set: number, dialect: 'sqlite' | 'postgres'
 
 function objectToRow(obj: PoolObject): VmTable {
   // An unchanged template (most writes) reuses the text it was read from.
-  const template = templateText.get(obj.template) ?? JSON.stringify(obj.template);
-  const body = JSON.stringify(obj.body);
   const row: VmTable = {
     id: obj.id,
     name: obj.name,
@@ -650,12 +676,11 @@ function objectToRow(obj: PoolObject): VmTable {
     perms: obj.perms,
     state: obj.state,
     lcm_state: obj.lcmState,
-    template,
-    body,
+    template: storedText(obj.template) ?? JSON.stringify(obj.template),
+    body: JSON.stringify(obj.body),
     revision: obj.revision,
     created_at: obj.createdAt,
     updated_at: obj.updatedAt,
-    json: renderObjectJson(obj, { template, body }),
     host_id: null,
     needs_work: 0,
     sched_pending: 0,

@@ -18,8 +18,6 @@ export interface ObjectTable {
   revision: number;
   created_at: number;
   updated_at: number;
-  /** The rendered API representation (core/present.ts), refreshed on every write. */
-  json: string;
 }
 
 export interface VmTable extends ObjectTable {

@@ -174,7 +174,9 @@ function snapshotGroups(groups: readonly PoolObject<'vmgroup'>[], vms: readonly 
     const ref = vmGroupRef(vm.template);
     if (ref?.id === undefined) continue;
     const key = `${ref.id}/${ref.role}`;
-    members.set(key, [...(members.get(key) ?? []), vm.id]);
+    const list = members.get(key);
+    if (list) list.push(vm.id);
+    else members.set(key, [vm.id]);
   }
   return groups.map((g) => ({
     id: g.id,

@@ -6,12 +6,14 @@ import { TABLE_OF } from '../tables.js';
 import { INITIAL_KINDS } from './001-initial.js';
 
 /**
- * Every row keeps its rendered API representation (`json`), so reads send
- * stored text. Existing rows are rendered here.
+ * Every row kept its rendered API representation (`json`), so reads sent
+ * stored text; existing rows were rendered here. Migration 010 dropped the
+ * column again once the database composed the representation on read.
  */
 export const objectJson: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    const typed = db as unknown as Kysely<Database>;
+    // The tables as they were then: with the `json` column.
+    const typed = db as unknown as Kysely<{ [T in keyof Database]: Database[T] & { json: string } }>;
     for (const kind of INITIAL_KINDS) {
       const table = TABLE_OF[kind];
       await db.schema

@@ -6,6 +6,7 @@ import { networks } from './004-networks.js';
 import { vmGroups } from './007-vm-groups.js';
 import { needsWorkColumn } from './008-vm-needs-work.js';
 import { schedPendingColumn } from './009-vm-sched-pending.js';
+import { dropObjectJson } from './010-drop-object-json.js';
 
 /**
  * Versioned migrations, applied in name order. Never edit a released
@@ -19,6 +20,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '007-vm-groups': vmGroups,
   '008-vm-needs-work': needsWorkColumn,
   '009-vm-sched-pending': schedPendingColumn,
+  '010-drop-object-json': dropObjectJson,
 };
 
 export const migrationProvider: MigrationProvider = {
