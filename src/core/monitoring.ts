@@ -144,6 +144,8 @@ export type MonitorRecord =
   | { k: 'vm-usage'; ts: number; vms: VmUsage[] };
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** A VM sample's measured fields (every one a finite number). */
+const VM_USAGE_FIELDS = ['cpu', 'memoryKb', 'netRxBytes', 'netTxBytes', 'diskReadBytes', 'diskWriteBytes'] as const;
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -190,8 +192,13 @@ export function checkMonitorRecords(value: unknown): { records: MonitorRecord[];
           return void problems.push(`record ${i}: vm-state needs full and vms [{vmId, state}]`);
         break;
       case 'vm-usage':
-        if (!Array.isArray(r.vms) || !r.vms.every((v) => isObj(v) && isId(v.vmId) && isNum(v.cpu)))
-          return void problems.push(`record ${i}: vm-usage needs vms [{vmId, cpu, …}]`);
+        if (
+          !Array.isArray(r.vms) ||
+          !r.vms.every((v) => isObj(v) && isId(v.vmId) && VM_USAGE_FIELDS.every((f) => isNum(v[f])))
+        )
+          return void problems.push(
+            `record ${i}: vm-usage needs vms [{vmId, ${VM_USAGE_FIELDS.join(', ')}}], all numbers`,
+          );
         break;
     }
     records.push(r as unknown as MonitorRecord);

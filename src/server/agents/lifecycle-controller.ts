@@ -189,12 +189,13 @@ export class LifecycleController implements AgentEvents {
     await this.store.objects.transaction(async (tx) => {
       const host = await tx.mustGet('host', hostId);
       const t = applyHostEvent(HOST_STATE_NAMES[host.state] ?? 'INIT', 'report');
-      await tx.update('host', hostId, host.revision, (h) => ({
-        ...h,
-        state: t ? HOST_STATES[t.to] : h.state,
-        template: { ...h.template, ...factsTemplate(facts) },
-        body: { ...h.body, facts, connected: true, last_seen: Date.now() },
-      }));
+      // Written over the object just read (no deep copy of its facts): a compare-and-set all the same.
+      await tx.replace(host, {
+        ...host,
+        state: t ? HOST_STATES[t.to] : host.state,
+        template: { ...host.template, ...factsTemplate(facts) },
+        body: { ...host.body, facts, connected: true, last_seen: Date.now() },
+      });
     });
     for (const key of this.sentPeers.keys()) if (key.startsWith(`${hostId}:`)) this.sentPeers.delete(key);
     this.peersDirty = true;
