@@ -28,8 +28,30 @@ export function objectJsonSql(kind: ObjectKind, dialect: Dialect): RawBuilder<st
 
 function compose(kind: ObjectKind, dialect: Dialect): string {
   const pg = dialect === 'postgres';
-  const str = (col: string) => (pg ? `to_json("${col}")::text` : `json_quote("${col}")`);
-  const num = (col: string) => (pg ? `"${col}"::text` : `"${col}"`);
+  const names = stateNameTables(kind);
+  const body = bodyText(kind, pg);
+  // The body's keys follow at the top level: its text without the opening brace (an empty body adds none).
+  const tail = `case when ${body} = '{}' then '}' else ',' || substr(${body}, 2) end`;
+  if (!pg) {
+    // One printf builds the whole text (a chain of || copies the growing string at every step).
+    let format =
+      '{"id":%d,"name":%s,"uid":%d,"gid":%d,"uname":%s,"gname":%s,"permissions":"%03o","revision":%d,"created_at":%d,"updated_at":%d';
+    const args = ['"id"', 'json_quote("name")', '"uid"', '"gid"', 'json_quote("uname")', 'json_quote("gname")'];
+    args.push('"perms" & 511', '"revision"', '"created_at"', '"updated_at"');
+    if (names) {
+      format += ',"state":"%s"';
+      args.push(nameCase('state', names.state, false));
+      if (names.lcm) {
+        format += ',"lcm_state":"%s"';
+        args.push(nameCase('lcm_state', names.lcm, false));
+      }
+    }
+    format += ',"template":%s%s';
+    args.push('"template"', tail);
+    return `printf('${format}', ${args.join(', ')})`;
+  }
+  const str = (col: string) => `to_json("${col}")::text`;
+  const num = (col: string) => `"${col}"::text`;
   const parts = [
     `'{"id":'`,
     num('id'),
@@ -45,9 +67,9 @@ function compose(kind: ObjectKind, dialect: Dialect): string {
     str('gname'),
     // Three octal digits, as core/permissions.ts formatOctal.
     `',"permissions":"'`,
-    `(("perms" >> 6) & 7)${pg ? '::text' : ''}`,
-    `(("perms" >> 3) & 7)${pg ? '::text' : ''}`,
-    `("perms" & 7)${pg ? '::text' : ''}`,
+    `(("perms" >> 6) & 7)::text`,
+    `(("perms" >> 3) & 7)::text`,
+    `("perms" & 7)::text`,
     `'","revision":'`,
     num('revision'),
     `',"created_at":'`,
@@ -55,15 +77,11 @@ function compose(kind: ObjectKind, dialect: Dialect): string {
     `',"updated_at":'`,
     num('updated_at'),
   ];
-  const names = stateNameTables(kind);
   if (names) {
-    parts.push(`',"state":"'`, nameCase('state', names.state, pg), `'"'`);
-    if (names.lcm) parts.push(`',"lcm_state":"'`, nameCase('lcm_state', names.lcm, pg), `'"'`);
+    parts.push(`',"state":"'`, nameCase('state', names.state, true), `'"'`);
+    if (names.lcm) parts.push(`',"lcm_state":"'`, nameCase('lcm_state', names.lcm, true), `'"'`);
   }
-  parts.push(`',"template":'`, `"template"`);
-  // The body's keys follow at the top level: its text without the opening brace (an empty body adds none).
-  const body = bodyText(kind, pg);
-  parts.push(`case when ${body} = '{}' then '}' else ',' || substr(${body}, 2) end`);
+  parts.push(`',"template":'`, `"template"`, tail);
   return parts.join(' || ');
 }
 
