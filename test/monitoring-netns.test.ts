@@ -258,9 +258,29 @@ describe('push monitoring with real agents and crun (namespace hosts)', { skip }
     const v = await waitPhase(id, 'ACTIVE/RUNNING', 60_000);
     // The host it landed on dies.
     const a = agentOf(v.host_id);
+    // The agent has seen the workload running in a VM-state run of its own (not just the deploy's
+    // result), so the container is up and settled before its host is cut off.
+    await waitFor(
+      'the agent reports the VM running',
+      async () => (await containers(a)).some((c) => c.id === `one-${id}` && c.status === 'running'),
+      10_000,
+    );
+    const fencesBefore = fenced().length;
     await lab.setLink(a.host, false);
     await waitFor('host ERROR', async () => (await host(a.hostId)).state === 'ERROR', 15_000);
-    await waitFor('fence ran', async () => fenced().some((l) => l.startsWith(`${a.hostId} `)), 10_000);
+    // What the hook acts on: the host's running VMs went UNKNOWN (a VM that is not, it leaves alone).
+    await waitFor('VM UNKNOWN', async () => (await vm(id)).lcm_state === 'UNKNOWN', 15_000).catch(async (err) => {
+      const log = server.output.filter((l) => l.includes(`"vmId":${id}`) || /"level":(40|50)/.test(l)).slice(-15);
+      throw new Error(`${String(err)}; VM ${id}: ${JSON.stringify(await vm(id))}\n${log.join('\n')}`);
+    });
+    await waitFor(
+      'fence ran',
+      async () =>
+        fenced()
+          .slice(fencesBefore)
+          .some((l) => l.startsWith(`${a.hostId} `)),
+      10_000,
+    );
     const moved = await waitFor(
       'VM recreated on another host',
       async () => {
