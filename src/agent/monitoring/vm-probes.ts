@@ -40,9 +40,14 @@ export class VmStateProbe {
     const names = new Set<string>();
     for (const r of this.source.records()) {
       known.add(r.vmId);
-      if (!r.handle) continue;
-      names.add(`${r.runtime}/${r.handle.name}`);
-      if (this.source.busy(r.vmId)) continue;
+      if (r.handle) names.add(`${r.runtime}/${r.handle.name}`);
+      if (!r.handle || this.source.busy(r.vmId)) {
+        // In flux (a plan runs, or the workload is not created yet): no state to report, but a full
+        // list still names it as "not absent". Left out, a list taken during a deploy and delivered
+        // after the deploy's result made the front-end power off the VM it had just seen RUNNING.
+        all.push({ vmId: r.vmId, state: 'missing', deployId: r.handle?.name ?? `one-${r.vmId}`, misses: 0 });
+        continue;
+      }
       const driver = this.source.runtimes.get(r.runtime);
       let state: WorkloadReport['state'] = 'missing';
       if (driver) {
