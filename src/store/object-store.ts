@@ -309,9 +309,10 @@ export class TxStore {
     return obj;
   }
 
-  list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
-    if (this.direct) return Promise.resolve(listObjects(this.direct, this.trx, kind, query));
-    return listRows(this.trx, kind, query).then((rows) => rows.map((r) => rowToObject(kind, r)));
+  // async: a failing read (bad row, SQL error) rejects like every other store call instead of throwing.
+  async list<K extends ObjectKind>(kind: K, query: ListQuery = {}): Promise<PoolObject<K>[]> {
+    if (this.direct) return listObjects(this.direct, this.trx, kind, query);
+    return (await listRows(this.trx, kind, query)).map((r) => rowToObject(kind, r));
   }
 
   /**
